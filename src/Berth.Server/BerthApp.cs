@@ -1,0 +1,101 @@
+using Berth.Metadata;
+using Berth.Server.Api;
+using Berth.Server.Configuration;
+using Berth.Server.Registry;
+using Berth.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Berth.Server;
+
+/// <summary>Builds the Berth web application: configuration, services, endpoints.</summary>
+public static class BerthApp
+{
+    /// <summary>The default listen address.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5000";
+
+    /// <summary>Creates the application from host arguments (already stripped of the verb).</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddEnvironmentVariables("BERTH_");
+        builder.Configuration.AddCommandLine(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+            builder.WebHost.UseUrls(DefaultUrl);
+        configure?.Invoke(builder);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = null; // blobs are streamed; manifests are limited by their handler
+            k.AddServerHeader = false;
+        });
+        AddBerth(builder.Services, builder.Configuration);
+        var app = builder.Build();
+        app.MapRegistryApi();
+        app.MapGet("/", () => Results.Text("Berth container registry. The registry API is at /v2/.\n"));
+        return app;
+    }
+
+    /// <summary>Registers options, storage, metadata and registry services.</summary>
+    public static void AddBerth(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton<IValidateOptions<StorageOptions>, OptionsValidator>();
+        services.AddSingleton<IValidateOptions<DatabaseOptions>, OptionsValidator>();
+        services.AddSingleton<IValidateOptions<AuthOptions>, OptionsValidator>();
+        services.AddSingleton<IValidateOptions<RegistryOptions>, OptionsValidator>();
+        services.AddOptions<BerthOptions>().Bind(configuration);
+        services.AddOptions<StorageOptions>().BindConfiguration("Storage").ValidateOnStart();
+        services.AddOptions<DatabaseOptions>().BindConfiguration("Database").ValidateOnStart();
+        services.AddOptions<AuthOptions>().BindConfiguration("Auth").ValidateOnStart();
+        services.AddOptions<RegistryOptions>().BindConfiguration("Registry").ValidateOnStart();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IStorageDriver>(sp =>
+        {
+            var data = sp.GetRequiredService<IOptions<BerthOptions>>().Value;
+            var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
+            var root = storage.FileSystem.RootDirectory ?? Path.Combine(data.DataDir, "storage");
+            return new FileSystemStorageDriver(Path.GetFullPath(root));
+        });
+        services.AddSingleton<BlobStore>();
+        services.AddDbContextPool<BerthDbContext>((sp, options) =>
+        {
+            var data = sp.GetRequiredService<IOptions<BerthOptions>>().Value;
+            var db = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            var connection = db.ConnectionString ?? $"Data Source={Path.GetFullPath(Path.Combine(data.DataDir, "berth.db"))};Default Timeout=30;Pooling=True";
+            options.UseSqlite(connection);
+            options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+        });
+        services.AddScoped<RegistryService>();
+        services.AddSingleton<IRegistryAuthorizer, AnonymousAuthorizer>();
+        services.AddHostedService<BerthInitializer>();
+    }
+
+}
+
+/// <summary>
+/// Prepares storage and the database before the server accepts requests: creates the data folder,
+/// applies migrations, switches SQLite to WAL. Runs in <see cref="IHostedLifecycleService.StartingAsync"/>,
+/// so it also runs under the in-process test host.
+/// </summary>
+internal sealed class BerthInitializer(IServiceProvider services, IOptions<BerthOptions> data, ILogger<BerthInitializer> logger) : IHostedLifecycleService
+{
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(data.Value.DataDir);
+        var driver = services.GetRequiredService<IStorageDriver>();
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BerthDbContext>();
+        await db.Database.MigrateAsync(cancellationToken);
+        if (db.Database.IsSqlite())
+        {
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        }
+        logger.LogInformation("Berth ready: data in {DataDir}, storage {Storage}", Path.GetFullPath(data.Value.DataDir), driver.Name);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

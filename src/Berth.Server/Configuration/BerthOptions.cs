@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Options;
+
+namespace Berth.Server.Configuration;
+
+/// <summary>
+/// Top-level settings. Bound from configuration (appsettings.json, <c>BERTH_</c>-prefixed environment
+/// variables such as <c>BERTH_Storage__Type</c>, and command-line switches such as <c>--data-dir</c>).
+/// </summary>
+public sealed class BerthOptions
+{
+    /// <summary>Folder for the embedded defaults (SQLite database, blob files). Default <c>./data</c>.</summary>
+    public string DataDir { get; set; } = "data";
+}
+
+/// <summary>Blob storage settings (section <c>Storage</c>).</summary>
+public sealed class StorageOptions
+{
+    /// <summary>Allowed values of <see cref="Type"/>.</summary>
+    public static readonly string[] Types = ["FileSystem"];
+
+    /// <summary>The storage driver: <c>FileSystem</c>.</summary>
+    public string Type { get; set; } = "FileSystem";
+
+    /// <summary>Filesystem driver settings.</summary>
+    public FileSystemStorageOptions FileSystem { get; set; } = new();
+}
+
+/// <summary>Filesystem storage settings (section <c>Storage:FileSystem</c>).</summary>
+public sealed class FileSystemStorageOptions
+{
+    /// <summary>Root folder of stored blobs and uploads. Default <c>&lt;DataDir&gt;/storage</c>.</summary>
+    public string? RootDirectory { get; set; }
+}
+
+/// <summary>Metadata database settings (section <c>Database</c>).</summary>
+public sealed class DatabaseOptions
+{
+    /// <summary>Allowed values of <see cref="Type"/>.</summary>
+    public static readonly string[] Types = ["Sqlite"];
+
+    /// <summary>The database engine: <c>Sqlite</c>.</summary>
+    public string Type { get; set; } = "Sqlite";
+
+    /// <summary>Connection string; default <c>Data Source=&lt;DataDir&gt;/berth.db</c>.</summary>
+    public string? ConnectionString { get; set; }
+}
+
+/// <summary>Authentication settings (section <c>Auth</c>).</summary>
+public sealed class AuthOptions
+{
+    /// <summary>Allowed values of <see cref="Mode"/>.</summary>
+    public static readonly string[] Modes = ["none"];
+
+    /// <summary><c>none</c>: anonymous read and write (development only, until accounts land).</summary>
+    public string Mode { get; set; } = "none";
+}
+
+/// <summary>Registry limits and behaviour (section <c>Registry</c>).</summary>
+public sealed class RegistryOptions
+{
+    /// <summary>Largest accepted manifest in bytes (default and maximum 4 MiB).</summary>
+    public int MaxManifestBytes { get; set; } = Berth.Distribution.ManifestParser.MaxManifestBytes;
+
+    /// <summary>Largest <c>n</c> accepted by tag list and catalog pagination.</summary>
+    public int MaxPageSize { get; set; } = 10_000;
+}
+
+/// <summary>Validates settings at start: a bad value stops the start with a message naming the key and the allowed values.</summary>
+public sealed class OptionsValidator : IValidateOptions<StorageOptions>, IValidateOptions<DatabaseOptions>, IValidateOptions<AuthOptions>, IValidateOptions<RegistryOptions>
+{
+    /// <inheritdoc/>
+    public ValidateOptionsResult Validate(string? name, StorageOptions options) =>
+        OneOf("Storage:Type", options.Type, StorageOptions.Types);
+
+    /// <inheritdoc/>
+    public ValidateOptionsResult Validate(string? name, DatabaseOptions options) =>
+        OneOf("Database:Type", options.Type, DatabaseOptions.Types);
+
+    /// <inheritdoc/>
+    public ValidateOptionsResult Validate(string? name, AuthOptions options) =>
+        OneOf("Auth:Mode", options.Mode, AuthOptions.Modes);
+
+    /// <inheritdoc/>
+    public ValidateOptionsResult Validate(string? name, RegistryOptions options)
+    {
+        if (options.MaxManifestBytes is < 1024 or > Berth.Distribution.ManifestParser.MaxManifestBytes)
+            return ValidateOptionsResult.Fail($"Registry:MaxManifestBytes is {options.MaxManifestBytes}; allowed: 1024 to {Berth.Distribution.ManifestParser.MaxManifestBytes}");
+        if (options.MaxPageSize < 1)
+            return ValidateOptionsResult.Fail($"Registry:MaxPageSize is {options.MaxPageSize}; it must be at least 1");
+        return ValidateOptionsResult.Success;
+    }
+
+    private static ValidateOptionsResult OneOf(string key, string? value, string[] allowed) =>
+        allowed.Contains(value, StringComparer.OrdinalIgnoreCase)
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail($"{key} is '{value}'; allowed values: {string.Join(", ", allowed)}");
+}

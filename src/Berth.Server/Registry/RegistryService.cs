@@ -1,0 +1,376 @@
+using System.Text.Json;
+using Berth.Distribution;
+using Berth.Metadata;
+using Berth.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace Berth.Server.Registry;
+
+/// <summary>What Berth knows about a blob a repository may serve. <see cref="Size"/> in bytes.</summary>
+public sealed record BlobInfo(Digest Digest, long Size);
+
+/// <summary>A stored manifest as served: bytes exactly as pushed, media type and digest.</summary>
+public sealed record ManifestRecord(Digest Digest, string MediaType, byte[] Content, string? SubjectDigest);
+
+/// <summary>The outcome of a manifest push.</summary>
+public sealed record PutManifestResult(Digest Digest, Digest? Subject);
+
+/// <summary>One page of a lexically ordered listing (tags, catalog); <see cref="HasMore"/> asks for a next link.</summary>
+public sealed record Page(IReadOnlyList<string> Items, bool HasMore);
+
+/// <summary>
+/// The registry's domain operations (OCI Distribution Spec v1.1 pull, push, content discovery and content
+/// management), over the metadata database and the blob store. Knows nothing of HTTP; refusals are
+/// <see cref="RegistryException"/>s with the spec's codes.
+/// </summary>
+public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock)
+{
+    private static readonly Func<BerthDbContext, string, string, IAsyncEnumerable<BlobInfoRow>> BlobQuery =
+        EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string digest) =>
+            from rb in ctx.RepositoryBlobs
+            join r in ctx.Repositories on rb.RepositoryId equals r.Id
+            join b in ctx.Blobs on rb.Digest equals b.Digest
+            where r.Name == repository && rb.Digest == digest
+            select new BlobInfoRow(b.Digest, b.Size));
+
+    private static readonly Func<BerthDbContext, string, string, IAsyncEnumerable<ManifestRow>> ManifestByTagQuery =
+        EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string tag) =>
+            from t in ctx.Tags
+            join r in ctx.Repositories on t.RepositoryId equals r.Id
+            join m in ctx.Manifests on t.ManifestId equals m.Id
+            where r.Name == repository && t.Name == tag
+            select new ManifestRow(m.Digest, m.MediaType, m.Content, m.SubjectDigest));
+
+    private static readonly Func<BerthDbContext, string, string, IAsyncEnumerable<ManifestRow>> ManifestByDigestQuery =
+        EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string digest) =>
+            from m in ctx.Manifests
+            join r in ctx.Repositories on m.RepositoryId equals r.Id
+            where r.Name == repository && m.Digest == digest
+            select new ManifestRow(m.Digest, m.MediaType, m.Content, m.SubjectDigest));
+
+    private sealed record BlobInfoRow(string Digest, long Size);
+    private sealed record ManifestRow(string Digest, string MediaType, byte[] Content, string? SubjectDigest);
+
+    private DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    // ---- blobs ----
+
+    /// <summary>The blob if <paramref name="repository"/> may serve it; null otherwise (even when other repositories have it).</summary>
+    public async Task<BlobInfo?> GetBlobAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
+    {
+        await foreach (var row in BlobQuery(db, repository.Value, digest.ToString()).WithCancellation(cancellationToken))
+        {
+            return new BlobInfo(digest, row.Size);
+        }
+        return null;
+    }
+
+    /// <summary>Removes a repository's link to a blob (the bytes stay until garbage collection).</summary>
+    /// <returns>False when the repository had no such link.</returns>
+    public async Task<bool> DeleteBlobAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
+    {
+        var d = digest.ToString();
+        int n = await db.RepositoryBlobs
+            .Where(rb => rb.Digest == d && db.Repositories.Any(r => r.Id == rb.RepositoryId && r.Name == repository.Value))
+            .ExecuteDeleteAsync(cancellationToken);
+        return n > 0;
+    }
+
+    /// <summary>Cross-repository mount: links a blob of <paramref name="source"/> into <paramref name="target"/>.</summary>
+    /// <returns>The blob, or null when the source repository cannot serve it (the caller starts an upload instead).</returns>
+    public async Task<BlobInfo?> MountBlobAsync(RepositoryName target, RepositoryName source, Digest digest, CancellationToken cancellationToken)
+    {
+        var blob = await GetBlobAsync(source, digest, cancellationToken);
+        if (blob is null) return null;
+        var stat = await blobs.StatAsync(digest, cancellationToken);
+        if (stat is null) return null; // metadata without bytes: let the client upload again
+        long repositoryId = await EnsureRepositoryAsync(target, cancellationToken);
+        await LinkBlobAsync(repositoryId, digest, blob.Size, cancellationToken);
+        return blob;
+    }
+
+    // ---- uploads ----
+
+    /// <summary>Starts an upload session in a repository (created if new).</summary>
+    public async Task<Guid> StartUploadAsync(RepositoryName repository, CancellationToken cancellationToken)
+    {
+        long repositoryId = await EnsureRepositoryAsync(repository, cancellationToken);
+        var id = Guid.NewGuid();
+        await blobs.StartUploadAsync(id, cancellationToken);
+        db.UploadSessions.Add(new UploadSessionEntity { Id = id, RepositoryId = repositoryId, StartedAt = Now });
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        return id;
+    }
+
+    /// <summary>Bytes received so far by an upload session of this repository.</summary>
+    /// <exception cref="RegistryException">BLOB_UPLOAD_UNKNOWN when the session does not exist in this repository.</exception>
+    public async Task<long> GetUploadSizeAsync(RepositoryName repository, Guid id, CancellationToken cancellationToken)
+    {
+        await RequireUploadAsync(repository, id, cancellationToken);
+        return await blobs.GetUploadSizeAsync(id, cancellationToken) ?? throw UploadUnknown(id);
+    }
+
+    /// <summary>Appends a chunk (PATCH). See <see cref="BlobStore.AppendAsync"/>.</summary>
+    public async Task<long> AppendUploadAsync(RepositoryName repository, Guid id, long? offset, Stream body, CancellationToken cancellationToken)
+    {
+        await RequireUploadAsync(repository, id, cancellationToken);
+        return await blobs.AppendAsync(id, offset, body, cancellationToken);
+    }
+
+    /// <summary>Finishes an upload session (PUT): verifies the digest, stores the blob, links it into the repository.</summary>
+    /// <returns>The blob's size in bytes.</returns>
+    public async Task<long> CompleteUploadAsync(RepositoryName repository, Guid id, Digest digest, long? offset, Stream? body, CancellationToken cancellationToken)
+    {
+        long repositoryId = await RequireUploadAsync(repository, id, cancellationToken);
+        long size;
+        try
+        {
+            size = await blobs.CompleteUploadAsync(id, digest, offset, body, cancellationToken);
+        }
+        catch (RegistryException ex) when (ex.Code == ErrorCode.DigestInvalid)
+        {
+            await db.UploadSessions.Where(u => u.Id == id).ExecuteDeleteAsync(CancellationToken.None);
+            throw;
+        }
+        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            await LinkBlobAsync(repositoryId, digest, size, cancellationToken);
+            await db.UploadSessions.Where(u => u.Id == id).ExecuteDeleteAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+        }
+        return size;
+    }
+
+    /// <summary>Cancels an upload session (DELETE) and discards its bytes.</summary>
+    public async Task CancelUploadAsync(RepositoryName repository, Guid id, CancellationToken cancellationToken)
+    {
+        await RequireUploadAsync(repository, id, cancellationToken);
+        await blobs.DiscardUploadAsync(id, cancellationToken);
+        await db.UploadSessions.Where(u => u.Id == id).ExecuteDeleteAsync(cancellationToken);
+    }
+
+    /// <summary>Monolithic upload (POST or PUT with the whole blob): streams, verifies and stores in one request.</summary>
+    public async Task<long> UploadMonolithicAsync(RepositoryName repository, Digest digest, Stream body, CancellationToken cancellationToken)
+    {
+        var id = await StartUploadAsync(repository, cancellationToken);
+        try
+        {
+            return await CompleteUploadAsync(repository, id, digest, null, body, cancellationToken);
+        }
+        catch
+        {
+            await blobs.DiscardUploadAsync(id, CancellationToken.None);
+            await db.UploadSessions.Where(u => u.Id == id).ExecuteDeleteAsync(CancellationToken.None);
+            throw;
+        }
+    }
+
+    private async Task<long> RequireUploadAsync(RepositoryName repository, Guid id, CancellationToken cancellationToken)
+    {
+        var repositoryId = await (from u in db.UploadSessions
+                                  join r in db.Repositories on u.RepositoryId equals r.Id
+                                  where u.Id == id && r.Name == repository.Value
+                                  select (long?)r.Id).FirstOrDefaultAsync(cancellationToken);
+        return repositoryId ?? throw UploadUnknown(id);
+    }
+
+    private static RegistryException UploadUnknown(Guid id) =>
+        new(ErrorCode.BlobUploadUnknown, $"upload session {id:N} is unknown in this repository (finished, cancelled, or never started)");
+
+    // ---- manifests ----
+
+    /// <summary>A manifest by tag or digest; null when the repository has none by that reference.</summary>
+    public async Task<ManifestRecord?> GetManifestAsync(RepositoryName repository, Reference reference, CancellationToken cancellationToken)
+    {
+        var rows = reference.IsDigest
+            ? ManifestByDigestQuery(db, repository.Value, reference.Digest.ToString())
+            : ManifestByTagQuery(db, repository.Value, reference.Tag.Value);
+        await foreach (var row in rows.WithCancellation(cancellationToken))
+        {
+            return new ManifestRecord(Digest.Parse(row.Digest), row.MediaType, row.Content, row.SubjectDigest);
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Stores a manifest (PUT): validates it, checks that every blob and child manifest it references is in
+    /// the repository, stores the bytes unchanged and moves the tag when the reference is a tag. Nothing
+    /// changes when it is refused.
+    /// </summary>
+    /// <exception cref="RegistryException">MANIFEST_INVALID, MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID.</exception>
+    public async Task<PutManifestResult> PutManifestAsync(RepositoryName repository, Reference reference, byte[] content, string? contentType, CancellationToken cancellationToken)
+    {
+        var manifest = ManifestParser.Parse(content, contentType);
+        var digest = Digest.Compute(reference.IsDigest ? reference.Digest.Algorithm : Digest.Sha256, content);
+        if (reference.IsDigest && digest != reference.Digest)
+        {
+            throw new RegistryException(ErrorCode.DigestInvalid, $"the manifest's digest is {digest}, not {reference.Digest}",
+                new { expected = reference.Digest.ToString(), actual = digest.ToString() });
+        }
+
+        long repositoryId = await EnsureRepositoryAsync(repository, cancellationToken);
+
+        var requiredBlobs = manifest.RequiredBlobs.ToList();
+        if (requiredBlobs.Count > 0)
+        {
+            var wanted = requiredBlobs.Select(d => d.Digest.ToString()).Distinct().ToList();
+            var present = await (from rb in db.RepositoryBlobs
+                                 join b in db.Blobs on rb.Digest equals b.Digest
+                                 where rb.RepositoryId == repositoryId && wanted.Contains(rb.Digest)
+                                 select new { b.Digest, b.Size }).ToDictionaryAsync(x => x.Digest, x => x.Size, cancellationToken);
+            foreach (var d in requiredBlobs)
+            {
+                if (!present.TryGetValue(d.Digest.ToString(), out var size))
+                    throw new RegistryException(ErrorCode.ManifestBlobUnknown, $"blob {d.Digest} is not in repository {repository}; push it (or mount it) before the manifest", new { digest = d.Digest.ToString() });
+                if (size != d.Size)
+                    throw new RegistryException(ErrorCode.ManifestInvalid, $"descriptor of {d.Digest} says {d.Size} bytes but the blob has {size}", new { digest = d.Digest.ToString(), declared = d.Size, actual = size });
+            }
+        }
+        var requiredManifests = manifest.RequiredManifests.ToList();
+        if (requiredManifests.Count > 0)
+        {
+            var wanted = requiredManifests.Select(d => d.Digest.ToString()).Distinct().ToList();
+            var present = await db.Manifests.Where(m => m.RepositoryId == repositoryId && wanted.Contains(m.Digest))
+                .ToDictionaryAsync(m => m.Digest, m => m.Size, cancellationToken);
+            foreach (var d in requiredManifests)
+            {
+                if (!present.TryGetValue(d.Digest.ToString(), out var size))
+                    throw new RegistryException(ErrorCode.ManifestBlobUnknown, $"manifest {d.Digest} is not in repository {repository}; push the platform manifests before the index", new { digest = d.Digest.ToString() });
+                if (size != d.Size)
+                    throw new RegistryException(ErrorCode.ManifestInvalid, $"descriptor of manifest {d.Digest} says {d.Size} bytes but it has {size}", new { digest = d.Digest.ToString(), declared = d.Size, actual = size });
+            }
+        }
+
+        var digestText = digest.ToString();
+        var now = Now;
+        string? annotations = manifest.Annotations is { Count: > 0 } a ? JsonSerializer.Serialize(a) : null;
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO manifests ("RepositoryId", "Digest", "MediaType", "ArtifactType", "SubjectDigest", "Size", "Content", "AnnotationsJson", "CreatedAt")
+            VALUES ({repositoryId}, {digestText}, {manifest.MediaType}, {manifest.EffectiveArtifactType}, {manifest.Subject?.Digest.ToString()}, {(long)content.Length}, {content}, {annotations}, {now})
+            ON CONFLICT ("RepositoryId", "Digest") DO NOTHING
+            """, cancellationToken);
+        long manifestId = await db.Manifests.Where(m => m.RepositoryId == repositoryId && m.Digest == digestText).Select(m => m.Id).FirstAsync(cancellationToken);
+        foreach (var child in requiredBlobs.Select(d => (d.Digest, IsManifest: false)).Concat(requiredManifests.Select(d => (d.Digest, IsManifest: true))).DistinctBy(x => x.Digest))
+        {
+            var childDigest = child.Digest.ToString();
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                INSERT INTO manifest_references ("ManifestId", "Digest", "IsManifest") VALUES ({manifestId}, {childDigest}, {child.IsManifest})
+                ON CONFLICT ("ManifestId", "Digest") DO NOTHING
+                """, cancellationToken);
+        }
+        if (!reference.IsDigest)
+        {
+            var tag = reference.Tag.Value;
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                INSERT INTO tags ("RepositoryId", "Name", "ManifestId", "UpdatedAt") VALUES ({repositoryId}, {tag}, {manifestId}, {now})
+                ON CONFLICT ("RepositoryId", "Name") DO UPDATE SET "ManifestId" = excluded."ManifestId", "UpdatedAt" = excluded."UpdatedAt"
+                """, cancellationToken);
+        }
+        await tx.CommitAsync(cancellationToken);
+        return new PutManifestResult(digest, manifest.Subject?.Digest);
+    }
+
+    /// <summary>
+    /// Deletes by reference: a tag reference removes only the tag; a digest reference removes the manifest
+    /// and every tag pointing at it.
+    /// </summary>
+    /// <returns>False when nothing matched.</returns>
+    public async Task<bool> DeleteManifestAsync(RepositoryName repository, Reference reference, CancellationToken cancellationToken)
+    {
+        var repositoryId = await FindRepositoryAsync(repository, cancellationToken);
+        if (repositoryId is null) return false;
+        if (!reference.IsDigest)
+        {
+            var tag = reference.Tag.Value;
+            return await db.Tags.Where(t => t.RepositoryId == repositoryId && t.Name == tag).ExecuteDeleteAsync(cancellationToken) > 0;
+        }
+        var digest = reference.Digest.ToString();
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var manifestId = await db.Manifests.Where(m => m.RepositoryId == repositoryId && m.Digest == digest).Select(m => (long?)m.Id).FirstOrDefaultAsync(cancellationToken);
+        if (manifestId is null) return false;
+        await db.Tags.Where(t => t.ManifestId == manifestId).ExecuteDeleteAsync(cancellationToken);
+        await db.ManifestReferences.Where(r => r.ManifestId == manifestId).ExecuteDeleteAsync(cancellationToken);
+        await db.Manifests.Where(m => m.Id == manifestId).ExecuteDeleteAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    // ---- content discovery ----
+
+    /// <summary>Tags of a repository in lexical (ordinal) order after <paramref name="last"/>, at most <paramref name="limit"/>.</summary>
+    /// <returns>Null when the repository does not exist.</returns>
+    public async Task<Page?> ListTagsAsync(RepositoryName repository, int? limit, string? last, CancellationToken cancellationToken)
+    {
+        var repositoryId = await FindRepositoryAsync(repository, cancellationToken);
+        if (repositoryId is null) return null;
+        var query = db.Tags.Where(t => t.RepositoryId == repositoryId);
+        if (!string.IsNullOrEmpty(last)) query = query.Where(t => string.Compare(t.Name, last) > 0);
+        return await PageAsync(query.OrderBy(t => t.Name).Select(t => t.Name), limit, cancellationToken);
+    }
+
+    /// <summary>Repository names (those holding at least one manifest) in lexical order after <paramref name="last"/>.</summary>
+    public Task<Page> ListRepositoriesAsync(int? limit, string? last, CancellationToken cancellationToken)
+    {
+        var query = db.Repositories.Where(r => db.Manifests.Any(m => m.RepositoryId == r.Id));
+        if (!string.IsNullOrEmpty(last)) query = query.Where(r => string.Compare(r.Name, last) > 0);
+        return PageAsync(query.OrderBy(r => r.Name).Select(r => r.Name), limit, cancellationToken);
+    }
+
+    private static async Task<Page> PageAsync(IQueryable<string> ordered, int? limit, CancellationToken cancellationToken)
+    {
+        if (limit is null) return new Page(await ordered.ToListAsync(cancellationToken), false);
+        if (limit == 0) return new Page([], false);
+        var items = await ordered.Take(limit.Value + 1).ToListAsync(cancellationToken);
+        bool more = items.Count > limit.Value;
+        if (more) items.RemoveAt(items.Count - 1);
+        return new Page(items, more);
+    }
+
+    /// <summary>Manifests in the repository whose subject is <paramref name="subject"/> (OCI 1.1 referrers),
+    /// optionally only those of one artifact type.</summary>
+    public async Task<IReadOnlyList<Descriptor>> ListReferrersAsync(RepositoryName repository, Digest subject, string? artifactType, CancellationToken cancellationToken)
+    {
+        var repositoryId = await FindRepositoryAsync(repository, cancellationToken);
+        if (repositoryId is null) return [];
+        var s = subject.ToString();
+        var query = db.Manifests.Where(m => m.RepositoryId == repositoryId && m.SubjectDigest == s);
+        if (artifactType is not null) query = query.Where(m => m.ArtifactType == artifactType);
+        var rows = await query.OrderBy(m => m.Id).Select(m => new { m.Digest, m.MediaType, m.Size, m.ArtifactType, m.AnnotationsJson }).ToListAsync(cancellationToken);
+        return rows.Select(r => new Descriptor(r.MediaType, Digest.Parse(r.Digest), r.Size)
+        {
+            ArtifactType = r.ArtifactType,
+            Annotations = r.AnnotationsJson is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.AnnotationsJson),
+        }).ToList();
+    }
+
+    // ---- helpers ----
+
+    private async Task<long?> FindRepositoryAsync(RepositoryName repository, CancellationToken cancellationToken) =>
+        await db.Repositories.Where(r => r.Name == repository.Value).Select(r => (long?)r.Id).FirstOrDefaultAsync(cancellationToken);
+
+    private async Task<long> EnsureRepositoryAsync(RepositoryName repository, CancellationToken cancellationToken)
+    {
+        var existing = await FindRepositoryAsync(repository, cancellationToken);
+        if (existing is not null) return existing.Value;
+        var name = repository.Value;
+        var now = Now;
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO repositories ("Name", "CreatedAt") VALUES ({name}, {now}) ON CONFLICT ("Name") DO NOTHING
+            """, cancellationToken);
+        return (await FindRepositoryAsync(repository, cancellationToken))!.Value;
+    }
+
+    private async Task LinkBlobAsync(long repositoryId, Digest digest, long size, CancellationToken cancellationToken)
+    {
+        var d = digest.ToString();
+        var now = Now;
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO blobs ("Digest", "Size", "CreatedAt") VALUES ({d}, {size}, {now}) ON CONFLICT ("Digest") DO NOTHING
+            """, cancellationToken);
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO repository_blobs ("RepositoryId", "Digest", "CreatedAt") VALUES ({repositoryId}, {d}, {now}) ON CONFLICT ("RepositoryId", "Digest") DO NOTHING
+            """, cancellationToken);
+    }
+}

@@ -1,0 +1,253 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Berth.Distribution;
+
+namespace Berth.Storage;
+
+/// <summary>
+/// Content-addressed blob bytes on top of an <see cref="IStorageDriver"/>, and the upload sessions that
+/// produce them. Bytes are hashed while they stream in; a blob becomes visible at its digest's path only
+/// after its digest checked out, by a move of the finished upload (so a crash never leaves a partial blob).
+/// Upload sessions are plain files and survive restarts; the running SHA-256 state is cached per session
+/// in this process and rebuilt from the stored bytes when another process (or replica) continues it.
+/// </summary>
+public sealed class BlobStore
+{
+    /// <summary>Size of the copy buffer in bytes.</summary>
+    public const int CopyBufferSize = 256 * 1024;
+
+    private readonly IStorageDriver _driver;
+    private readonly ConcurrentDictionary<Guid, SessionState> _sessions = new();
+
+    /// <summary>Creates a blob store over a driver.</summary>
+    public BlobStore(IStorageDriver driver) => _driver = driver;
+
+    /// <summary>The underlying driver.</summary>
+    public IStorageDriver Driver => _driver;
+
+    /// <summary>Size and time of a stored blob; null when its bytes are not stored.</summary>
+    public Task<StorageStat?> StatAsync(Digest digest, CancellationToken cancellationToken) =>
+        _driver.StatAsync(StorageLayout.BlobData(digest), cancellationToken);
+
+    /// <summary>Opens a blob for reading at an offset in bytes.</summary>
+    /// <exception cref="StoragePathNotFoundException">The blob's bytes are not stored.</exception>
+    public Task<Stream> OpenReadAsync(Digest digest, long offset, CancellationToken cancellationToken) =>
+        _driver.OpenReadAsync(StorageLayout.BlobData(digest), offset, cancellationToken);
+
+    /// <summary>The local file of a blob for zero-copy sends, or null for remote drivers.</summary>
+    public string? GetLocalFilePath(Digest digest) => _driver.GetLocalFilePath(StorageLayout.BlobData(digest));
+
+    /// <summary>A redirect URL for a blob, or null.</summary>
+    public Task<Uri?> GetRedirectUrlAsync(Digest digest, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        _driver.GetRedirectUrlAsync(StorageLayout.BlobData(digest), lifetime, cancellationToken);
+
+    /// <summary>Deletes a blob's bytes (garbage collection only: metadata must no longer reference it).</summary>
+    public Task DeleteAsync(Digest digest, CancellationToken cancellationToken) =>
+        _driver.DeleteAsync(StorageLayout.BlobData(digest)[..^"/data".Length], cancellationToken);
+
+    /// <summary>Creates the empty file of a new upload session.</summary>
+    public async Task StartUploadAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        await using var writer = await _driver.OpenWriterAsync(StorageLayout.UploadData(sessionId), append: false, cancellationToken);
+        await writer.CommitAsync(cancellationToken);
+        _sessions[sessionId] = new SessionState();
+    }
+
+    /// <summary>Bytes received so far by an upload session; null when the session has no data file.</summary>
+    public async Task<long?> GetUploadSizeAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        var stat = await _driver.StatAsync(StorageLayout.UploadData(sessionId), cancellationToken);
+        return stat is null || stat.IsDirectory ? null : stat.Size;
+    }
+
+    /// <summary>
+    /// Appends a request body to an upload session.
+    /// </summary>
+    /// <param name="sessionId">The session.</param>
+    /// <param name="expectedOffset">When the client sent a Content-Range, the byte offset it starts at; it must
+    /// equal the bytes received so far.</param>
+    /// <param name="body">The bytes to append (read to its end).</param>
+    /// <param name="cancellationToken">Cancels the copy; bytes already written stay in the session.</param>
+    /// <returns>The session's size in bytes after the append.</returns>
+    /// <exception cref="RegistryException">BLOB_UPLOAD_UNKNOWN for a missing session; RANGE_INVALID (416) when
+    /// <paramref name="expectedOffset"/> is not the current size (the exception's detail carries the size).</exception>
+    public async Task<long> AppendAsync(Guid sessionId, long? expectedOffset, Stream body, CancellationToken cancellationToken)
+    {
+        var state = _sessions.GetOrAdd(sessionId, _ => new SessionState());
+        await state.Lock.WaitAsync(cancellationToken);
+        try
+        {
+            return await AppendLockedAsync(sessionId, state, expectedOffset, body, cancellationToken);
+        }
+        finally
+        {
+            state.Lock.Release();
+        }
+    }
+
+    private async Task<long> AppendLockedAsync(Guid sessionId, SessionState state, long? expectedOffset, Stream? body, CancellationToken cancellationToken)
+    {
+        IStorageWriter writer;
+        try
+        {
+            writer = await _driver.OpenWriterAsync(StorageLayout.UploadData(sessionId), append: true, cancellationToken);
+        }
+        catch (StoragePathNotFoundException)
+        {
+            _sessions.TryRemove(sessionId, out _);
+            throw new RegistryException(ErrorCode.BlobUploadUnknown, "upload session has no data; it was finished, cancelled or never started");
+        }
+        await using (writer)
+        {
+            long size = writer.Size;
+            if (expectedOffset is { } offset && offset != size)
+            {
+                throw new RegistryException(ErrorCode.RangeInvalid,
+                    $"chunk starts at byte {offset} but the upload has {size} bytes; send the next chunk from byte {size}",
+                    new UploadRange(size));
+            }
+            if (body is null) return size;
+            await EnsureHashAsync(sessionId, state, size, cancellationToken);
+            var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+            state.Valid = false; // until the copy finishes, the cached hash may lag the file
+            try
+            {
+                while (true)
+                {
+                    int read = await body.ReadAsync(buffer.AsMemory(0, CopyBufferSize), cancellationToken);
+                    if (read == 0) break;
+                    var write = writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                    state.Hash!.AppendData(buffer, 0, read); // hash while the write is in flight
+                    await write;
+                    state.Offset += read;
+                }
+                state.Valid = true;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            return writer.Size;
+        }
+    }
+
+    private async Task EnsureHashAsync(Guid sessionId, SessionState state, long size, CancellationToken cancellationToken)
+    {
+        if (state.Hash is not null && state.Valid && state.Offset == size) return;
+        // Rebuild the running hash from the stored bytes (another process appended, or we restarted).
+        state.Hash?.Dispose();
+        state.Hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        state.Offset = 0;
+        if (size > 0)
+        {
+            await using var stream = await _driver.OpenReadAsync(StorageLayout.UploadData(sessionId), 0, cancellationToken);
+            await HashStreamAsync(stream, state.Hash, size, cancellationToken);
+        }
+        state.Offset = size;
+        state.Valid = true;
+    }
+
+    private static async Task HashStreamAsync(Stream stream, IncrementalHash hash, long length, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        try
+        {
+            long remaining = length;
+            while (remaining > 0)
+            {
+                int read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(CopyBufferSize, remaining)), cancellationToken);
+                if (read == 0) break;
+                hash.AppendData(buffer, 0, read);
+                remaining -= read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Finishes an upload session: appends the optional last body, verifies the digest (and size when
+    /// given) of everything received, then moves the bytes to the blob's path. On a mismatch the session's
+    /// bytes are deleted and nothing is stored.
+    /// </summary>
+    /// <param name="sessionId">The session.</param>
+    /// <param name="expected">The digest the client claims.</param>
+    /// <param name="expectedOffset">Content-Range start of the last body, when given.</param>
+    /// <param name="body">The last chunk, or null.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The blob's size in bytes.</returns>
+    /// <exception cref="RegistryException">DIGEST_INVALID, BLOB_UPLOAD_UNKNOWN or RANGE_INVALID.</exception>
+    public async Task<long> CompleteUploadAsync(Guid sessionId, Digest expected, long? expectedOffset, Stream? body, CancellationToken cancellationToken)
+    {
+        var state = _sessions.GetOrAdd(sessionId, _ => new SessionState());
+        await state.Lock.WaitAsync(cancellationToken);
+        try
+        {
+            long size = await AppendLockedAsync(sessionId, state, expectedOffset, body, cancellationToken);
+            Digest actual;
+            if (expected.Algorithm == Digest.Sha256)
+            {
+                await EnsureHashAsync(sessionId, state, size, cancellationToken);
+                actual = Digest.FromHash(Digest.Sha256, state.Hash!.GetHashAndReset());
+                state.Valid = false;
+            }
+            else
+            {
+                using var hash = IncrementalHash.CreateHash(expected.HashAlgorithm);
+                await using (var stream = await _driver.OpenReadAsync(StorageLayout.UploadData(sessionId), 0, cancellationToken))
+                {
+                    await HashStreamAsync(stream, hash, size, cancellationToken);
+                }
+                actual = Digest.FromHash(expected.Algorithm, hash.GetHashAndReset());
+            }
+
+            if (actual != expected)
+            {
+                await DiscardUploadAsync(sessionId, cancellationToken);
+                throw new RegistryException(ErrorCode.DigestInvalid,
+                    $"the uploaded content ({size} bytes) has digest {actual}, not {expected}; nothing was stored",
+                    new { expected = expected.ToString(), actual = actual.ToString(), size });
+            }
+
+            var blobPath = StorageLayout.BlobData(expected);
+            var existing = await _driver.StatAsync(blobPath, cancellationToken);
+            if (existing is { IsDirectory: false } && existing.Size == size)
+            {
+                await DiscardUploadAsync(sessionId, cancellationToken); // already stored (deduplicated)
+            }
+            else
+            {
+                await _driver.MoveAsync(StorageLayout.UploadData(sessionId), blobPath, cancellationToken);
+                await DiscardUploadAsync(sessionId, cancellationToken);
+            }
+            return size;
+        }
+        finally
+        {
+            state.Lock.Release();
+            _sessions.TryRemove(sessionId, out _);
+        }
+    }
+
+    /// <summary>Deletes an upload session's bytes.</summary>
+    public async Task DiscardUploadAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        await _driver.DeleteAsync(StorageLayout.UploadDirectory(sessionId), cancellationToken);
+        if (_sessions.TryRemove(sessionId, out var state)) state.Hash?.Dispose();
+    }
+
+    private sealed class SessionState
+    {
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+        public IncrementalHash? Hash { get; set; }
+        public long Offset { get; set; }
+        public bool Valid { get; set; }
+    }
+}
+
+/// <summary>Detail of a RANGE_INVALID error: the bytes the session holds, so the client can resume.</summary>
+/// <param name="Size">Bytes received so far.</param>
+public sealed record UploadRange(long Size);
