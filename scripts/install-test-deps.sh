@@ -29,7 +29,7 @@ e2e_packages=(
   jq curl ca-certificates procps python3
 )
 # The other real peers of DESIGN.md (PostgreSQL, nginx, Chromium for the browser tests, python-gitlab).
-other_packages=(postgresql nginx chromium python3-gitlab)
+other_packages=(postgresql nginx chromium fonts-liberation python3-gitlab)
 
 packages=("${e2e_packages[@]}")
 if [[ "${BERTH_TEST_DEPS:-all}" != "e2e" ]]; then
@@ -54,7 +54,8 @@ else
     export DEBIAN_FRONTEND=noninteractive
     apt_options=(-o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0)
     apt-get "${apt_options[@]}" update -qq
-    apt-get "${apt_options[@]}" install -y -qq "${missing[@]}"
+    # No recommends: what the tests need is listed above (chromium's recommends alone pull in a desktop).
+    apt-get "${apt_options[@]}" install -y -qq --no-install-recommends "${missing[@]}"
   fi
 fi
 
