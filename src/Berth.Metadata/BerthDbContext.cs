@@ -24,9 +24,31 @@ public sealed class BerthDbContext(DbContextOptions<BerthDbContext> options) : D
     /// <summary>Upload sessions.</summary>
     public DbSet<UploadSessionEntity> UploadSessions => Set<UploadSessionEntity>();
 
+    /// <summary>Users.</summary>
+    public DbSet<UserEntity> Users => Set<UserEntity>();
+    /// <summary>2FA recovery codes.</summary>
+    public DbSet<RecoveryCodeEntity> RecoveryCodes => Set<RecoveryCodeEntity>();
+    /// <summary>Namespaces (users' and groups).</summary>
+    public DbSet<NamespaceEntity> Namespaces => Set<NamespaceEntity>();
+    /// <summary>Projects.</summary>
+    public DbSet<ProjectEntity> Projects => Set<ProjectEntity>();
+    /// <summary>Group and project memberships.</summary>
+    public DbSet<MemberEntity> Members => Set<MemberEntity>();
+    /// <summary>Personal access tokens.</summary>
+    public DbSet<PersonalAccessTokenEntity> PersonalAccessTokens => Set<PersonalAccessTokenEntity>();
+    /// <summary>Deploy tokens.</summary>
+    public DbSet<DeployTokenEntity> DeployTokens => Set<DeployTokenEntity>();
+    /// <summary>Token-signing keys.</summary>
+    public DbSet<SigningKeyEntity> SigningKeys => Set<SigningKeyEntity>();
+    /// <summary>Failed sign-ins (rate limiting).</summary>
+    public DbSet<FailedSignInEntity> FailedSignIns => Set<FailedSignInEntity>();
+    /// <summary>Instance settings.</summary>
+    public DbSet<InstanceSettingEntity> InstanceSettings => Set<InstanceSettingEntity>();
+
     /// <inheritdoc/>
     protected override void OnModelCreating(ModelBuilder b)
     {
+        OnIdentityModelCreating(b);
         b.Entity<RepositoryEntity>(e =>
         {
             e.ToTable("repositories");
@@ -83,6 +105,81 @@ public sealed class BerthDbContext(DbContextOptions<BerthDbContext> options) : D
             e.ToTable("upload_sessions");
             e.HasKey(x => x.Id);
             e.HasOne<RepositoryEntity>().WithMany().HasForeignKey(x => x.RepositoryId).OnDelete(DeleteBehavior.Cascade);
+        });
+    }
+
+    private static void OnIdentityModelCreating(ModelBuilder b)
+    {
+        b.Entity<UserEntity>(e =>
+        {
+            e.ToTable("users");
+            e.Property(x => x.Username).HasMaxLength(255);
+            e.Property(x => x.NormalizedUsername).HasMaxLength(255);
+            e.HasIndex(x => x.NormalizedUsername).IsUnique();
+            e.HasIndex(x => x.Email).IsUnique();
+        });
+        b.Entity<RecoveryCodeEntity>(e =>
+        {
+            e.ToTable("recovery_codes");
+            e.HasIndex(x => x.UserId);
+            e.HasOne<UserEntity>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<NamespaceEntity>(e =>
+        {
+            e.ToTable("namespaces");
+            e.Property(x => x.FullPath).HasMaxLength(255);
+            e.HasIndex(x => x.FullPath).IsUnique();
+            e.HasIndex(x => x.ParentId);
+            e.HasOne<NamespaceEntity>().WithMany().HasForeignKey(x => x.ParentId).OnDelete(DeleteBehavior.Restrict);
+            e.HasOne<UserEntity>().WithMany().HasForeignKey(x => x.OwnerId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<ProjectEntity>(e =>
+        {
+            e.ToTable("projects");
+            e.Property(x => x.FullPath).HasMaxLength(255);
+            e.HasIndex(x => x.FullPath).IsUnique();
+            e.HasIndex(x => x.NamespaceId);
+            e.HasOne<NamespaceEntity>().WithMany().HasForeignKey(x => x.NamespaceId).OnDelete(DeleteBehavior.Restrict);
+        });
+        b.Entity<MemberEntity>(e =>
+        {
+            e.ToTable("members");
+            e.HasIndex(x => new { x.NamespaceId, x.UserId }).IsUnique();
+            e.HasIndex(x => new { x.ProjectId, x.UserId }).IsUnique();
+            e.HasIndex(x => x.UserId);
+            e.HasOne<UserEntity>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<NamespaceEntity>().WithMany().HasForeignKey(x => x.NamespaceId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<ProjectEntity>().WithMany().HasForeignKey(x => x.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<PersonalAccessTokenEntity>(e =>
+        {
+            e.ToTable("personal_access_tokens");
+            e.HasIndex(x => x.TokenHash).IsUnique();
+            e.HasIndex(x => x.UserId);
+            e.HasOne<UserEntity>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<DeployTokenEntity>(e =>
+        {
+            e.ToTable("deploy_tokens");
+            e.HasIndex(x => x.TokenHash).IsUnique();
+            e.HasIndex(x => x.Username).IsUnique();
+            e.HasIndex(x => x.ProjectId);
+            e.HasOne<ProjectEntity>().WithMany().HasForeignKey(x => x.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<SigningKeyEntity>(e =>
+        {
+            e.ToTable("signing_keys");
+            e.Property(x => x.Id).HasMaxLength(100);
+        });
+        b.Entity<FailedSignInEntity>(e =>
+        {
+            e.ToTable("failed_sign_ins");
+            e.HasIndex(x => new { x.Key, x.At });
+        });
+        b.Entity<InstanceSettingEntity>(e =>
+        {
+            e.ToTable("instance_settings");
+            e.HasKey(x => x.Key);
         });
     }
 }

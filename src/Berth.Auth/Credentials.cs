@@ -1,0 +1,235 @@
+using Berth.Metadata;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Berth.Auth;
+
+/// <summary>How a caller authenticated.</summary>
+public enum PrincipalKind
+{
+    /// <summary>No credentials.</summary>
+    Anonymous,
+    /// <summary>A user, by password or personal access token.</summary>
+    User,
+    /// <summary>A project deploy token.</summary>
+    DeployToken,
+    /// <summary>A CI job token (acts for the user who started the job, within its project).</summary>
+    JobToken,
+}
+
+/// <summary>
+/// An authenticated (or anonymous) caller. <see cref="Scopes"/> is null when the caller has the full rights
+/// of the user (password sign-in); otherwise it caps what the credential may do (PAT or deploy token scopes).
+/// </summary>
+public sealed record Principal(PrincipalKind Kind, string Name)
+{
+    /// <summary>The anonymous caller.</summary>
+    public static Principal Anonymous { get; } = new(PrincipalKind.Anonymous, "anonymous");
+
+    /// <summary>The user id (users, job tokens).</summary>
+    public long? UserId { get; init; }
+    /// <summary>Instance administrator.</summary>
+    public bool IsAdmin { get; init; }
+    /// <summary>Scopes of the credential, null for a password sign-in (full user rights).</summary>
+    public IReadOnlySet<string>? Scopes { get; init; }
+    /// <summary>The project a deploy or job token belongs to.</summary>
+    public long? ProjectId { get; init; }
+    /// <summary>The credential used: <c>password</c>, <c>personal_access_token</c>, <c>deploy_token</c>, <c>job_token</c>, <c>oauth</c>.</summary>
+    public string Via { get; init; } = "none";
+    /// <summary>Id of the token used, when a token was used.</summary>
+    public long? CredentialId { get; init; }
+
+    /// <summary>True unless anonymous.</summary>
+    public bool IsAuthenticated => Kind != PrincipalKind.Anonymous;
+
+    /// <summary>True when the credential carries <paramref name="scope"/> (always for a password sign-in).</summary>
+    public bool HasScope(string scope) => Scopes is null || Scopes.Contains(scope);
+}
+
+/// <summary>Why credentials were refused (the result's message is safe to show to the client).</summary>
+public enum CredentialFailure
+{
+    /// <summary>Not refused.</summary>
+    None,
+    /// <summary>Unknown user, wrong password or unknown token.</summary>
+    Invalid,
+    /// <summary>A user with 2FA sent their password.</summary>
+    TwoFactorRequiresToken,
+    /// <summary>The account is blocked.</summary>
+    Blocked,
+    /// <summary>The token expired.</summary>
+    Expired,
+    /// <summary>The token was revoked.</summary>
+    Revoked,
+    /// <summary>Too many failed sign-ins.</summary>
+    RateLimited,
+}
+
+/// <summary>The outcome of checking a username and secret.</summary>
+public sealed record CredentialResult(Principal? Principal, CredentialFailure Failure, string Message)
+{
+    /// <summary>True when the credentials were accepted.</summary>
+    public bool Succeeded => Principal is not null;
+
+    /// <summary>Seconds to wait before trying again, for <see cref="CredentialFailure.RateLimited"/>.</summary>
+    public int RetryAfterSeconds { get; init; }
+
+    internal static CredentialResult Ok(Principal p) => new(p, CredentialFailure.None, "ok");
+    internal static CredentialResult Fail(CredentialFailure f, string message) => new(null, f, message);
+}
+
+/// <summary>Sign-in rate limits (section <c>Auth:SignInLimits</c>).</summary>
+public sealed class SignInLimitOptions
+{
+    /// <summary>Failed sign-ins allowed per account within <see cref="WindowSeconds"/>.</summary>
+    public int PerAccount { get; set; } = 10;
+    /// <summary>Failed sign-ins allowed per client address within <see cref="WindowSeconds"/>.</summary>
+    public int PerAddress { get; set; } = 50;
+    /// <summary>The sliding window, in seconds.</summary>
+    public int WindowSeconds { get; set; } = 600;
+}
+
+/// <summary>
+/// Checks credentials sent as HTTP Basic (to <c>/jwt/auth</c>, <c>/v2</c>) or as a password grant:
+/// a password, a personal access token (<c>bpat-…</c>, username must be its owner), or a deploy token
+/// (its username). Passwords of users with 2FA are refused with a message that says to use a personal
+/// access token. Failed attempts are counted per account and per client address in the database
+/// (shared by all replicas) and refused with <see cref="CredentialFailure.RateLimited"/> past the limits.
+/// </summary>
+public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passwords, IOptions<SignInLimitOptions> limits, TimeProvider clock)
+{
+    /// <summary>The message for a 2FA user who sent a password.</summary>
+    public const string TwoFactorMessage =
+        "two-factor authentication is enabled for this account, so its password cannot be used here: " +
+        "sign in with a personal access token with the read_registry (pull) and/or write_registry (push) scope as the password";
+
+    /// <summary>Username CI job tokens are sent with (GitLab's name).</summary>
+    public const string JobTokenUsername = "gitlab-ci-token";
+
+    private DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    /// <summary>Checks a username and secret.</summary>
+    /// <param name="username">The username (case-insensitive), or a deploy token's username.</param>
+    /// <param name="secret">A password or token.</param>
+    /// <param name="clientAddress">The client's address, for rate limiting (may be null).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    public async Task<CredentialResult> ValidateAsync(string username, string secret, string? clientAddress, CancellationToken cancellationToken)
+    {
+        username = username.Trim();
+        if (username.Length == 0 || secret.Length == 0) return CredentialResult.Fail(CredentialFailure.Invalid, "username and password are required");
+        var limited = await CheckRateLimitAsync(username, clientAddress, cancellationToken);
+        if (limited is not null) return limited;
+
+        CredentialResult result;
+        if (secret.StartsWith(SecretTokens.PersonalAccessTokenPrefix, StringComparison.Ordinal))
+            result = await ValidatePersonalAccessTokenAsync(username, secret, cancellationToken);
+        else if (secret.StartsWith(SecretTokens.DeployTokenPrefix, StringComparison.Ordinal))
+            result = await ValidateDeployTokenAsync(username, secret, cancellationToken);
+        else
+            result = await ValidatePasswordAsync(username, secret, cancellationToken);
+
+        if (!result.Succeeded && result.Failure is CredentialFailure.Invalid or CredentialFailure.TwoFactorRequiresToken)
+            await RecordFailureAsync(username, clientAddress, cancellationToken);
+        return result;
+    }
+
+    /// <summary>Checks a token alone (API <c>PRIVATE-TOKEN</c> / Bearer): personal access tokens only.</summary>
+    public async Task<CredentialResult> ValidateTokenAsync(string secret, CancellationToken cancellationToken)
+    {
+        if (!secret.StartsWith(SecretTokens.PersonalAccessTokenPrefix, StringComparison.Ordinal))
+            return CredentialResult.Fail(CredentialFailure.Invalid, "invalid token");
+        return await ValidatePersonalAccessTokenAsync(null, secret, cancellationToken);
+    }
+
+    private async Task<CredentialResult> ValidatePasswordAsync(string username, string password, CancellationToken cancellationToken)
+    {
+        var normalized = username.ToLowerInvariant();
+        var user = await db.Users.AsTracking().FirstOrDefaultAsync(u => u.NormalizedUsername == normalized, cancellationToken);
+        if (user is null || !passwords.Verify(user, password, out bool rehash))
+            return CredentialResult.Fail(CredentialFailure.Invalid, "invalid username or password");
+        if (user.IsBlocked) return CredentialResult.Fail(CredentialFailure.Blocked, $"the account {user.Username} is blocked");
+        if (user.TwoFactorEnabled) return CredentialResult.Fail(CredentialFailure.TwoFactorRequiresToken, TwoFactorMessage);
+        if (rehash) user.PasswordHash = passwords.Hash(user, password);
+        user.LastSignInAt = Now;
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        return CredentialResult.Ok(new Principal(PrincipalKind.User, user.Username) { UserId = user.Id, IsAdmin = user.IsAdmin, Via = "password" });
+    }
+
+    private async Task<CredentialResult> ValidatePersonalAccessTokenAsync(string? username, string secret, CancellationToken cancellationToken)
+    {
+        var hash = SecretTokens.Hash(secret);
+        var row = await (from t in db.PersonalAccessTokens
+                         join u in db.Users on t.UserId equals u.Id
+                         where t.TokenHash == hash
+                         select new { Token = t, User = u }).FirstOrDefaultAsync(cancellationToken);
+        if (row is null || !SecretTokens.HashEquals(row.Token.TokenHash, hash))
+            return CredentialResult.Fail(CredentialFailure.Invalid, "invalid username or token");
+        if (username is not null && !string.Equals(username, row.User.Username, StringComparison.OrdinalIgnoreCase))
+            return CredentialResult.Fail(CredentialFailure.Invalid, "invalid username or token: this personal access token belongs to another user");
+        if (row.Token.Revoked) return CredentialResult.Fail(CredentialFailure.Revoked, $"personal access token '{row.Token.Name}' was revoked");
+        if (row.Token.ExpiresAt is { } exp && exp <= Now) return CredentialResult.Fail(CredentialFailure.Expired, $"personal access token '{row.Token.Name}' expired at {exp:u}");
+        if (row.User.IsBlocked) return CredentialResult.Fail(CredentialFailure.Blocked, $"the account {row.User.Username} is blocked");
+        var now = Now;
+        var id = row.Token.Id;
+        // Last-used time at minute resolution, to keep hot paths from writing on every request.
+        if (row.Token.LastUsedAt is null || now - row.Token.LastUsedAt > TimeSpan.FromMinutes(1))
+            await db.PersonalAccessTokens.Where(t => t.Id == id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), cancellationToken);
+        return CredentialResult.Ok(new Principal(PrincipalKind.User, row.User.Username)
+        {
+            UserId = row.User.Id,
+            IsAdmin = row.User.IsAdmin,
+            Scopes = TokenScopes.Parse(row.Token.Scopes),
+            Via = row.Token.Name.StartsWith("oauth:", StringComparison.Ordinal) ? "oauth" : "personal_access_token",
+            CredentialId = row.Token.Id,
+        });
+    }
+
+    private async Task<CredentialResult> ValidateDeployTokenAsync(string username, string secret, CancellationToken cancellationToken)
+    {
+        var hash = SecretTokens.Hash(secret);
+        var token = await db.DeployTokens.FirstOrDefaultAsync(t => t.TokenHash == hash, cancellationToken);
+        if (token is null || !SecretTokens.HashEquals(token.TokenHash, hash) || !string.Equals(token.Username, username, StringComparison.Ordinal))
+            return CredentialResult.Fail(CredentialFailure.Invalid, "invalid username or deploy token");
+        if (token.Revoked) return CredentialResult.Fail(CredentialFailure.Revoked, $"deploy token '{token.Name}' was revoked");
+        if (token.ExpiresAt is { } exp && exp <= Now) return CredentialResult.Fail(CredentialFailure.Expired, $"deploy token '{token.Name}' expired at {exp:u}");
+        return CredentialResult.Ok(new Principal(PrincipalKind.DeployToken, token.Username)
+        {
+            ProjectId = token.ProjectId,
+            Scopes = TokenScopes.Parse(token.Scopes),
+            Via = "deploy_token",
+            CredentialId = token.Id,
+        });
+    }
+
+    private async Task<CredentialResult?> CheckRateLimitAsync(string username, string? clientAddress, CancellationToken cancellationToken)
+    {
+        var options = limits.Value;
+        var since = Now.AddSeconds(-options.WindowSeconds);
+        var userKey = "user:" + username.ToLowerInvariant();
+        int perAccount = await db.FailedSignIns.CountAsync(f => f.Key == userKey && f.At > since, cancellationToken);
+        int perAddress = clientAddress is null ? 0 : await db.FailedSignIns.CountAsync(f => f.Key == "ip:" + clientAddress && f.At > since, cancellationToken);
+        if (perAccount >= options.PerAccount || perAddress >= options.PerAddress)
+        {
+            var which = perAccount >= options.PerAccount ? $"account {username}" : $"address {clientAddress}";
+            return CredentialResult.Fail(CredentialFailure.RateLimited,
+                $"too many failed sign-ins for {which}; try again in {options.WindowSeconds / 60} minutes") with { RetryAfterSeconds = options.WindowSeconds };
+        }
+        return null;
+    }
+
+    private async Task RecordFailureAsync(string username, string? clientAddress, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        db.FailedSignIns.Add(new FailedSignInEntity { Key = "user:" + username.ToLowerInvariant(), At = now });
+        if (clientAddress is not null) db.FailedSignIns.Add(new FailedSignInEntity { Key = "ip:" + clientAddress, At = now });
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        // Forget failures older than a day, now and then.
+        if (Random.Shared.Next(100) == 0)
+        {
+            var old = now.AddDays(-1);
+            await db.FailedSignIns.Where(f => f.At < old).ExecuteDeleteAsync(cancellationToken);
+        }
+    }
+}
