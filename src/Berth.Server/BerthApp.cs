@@ -1,5 +1,10 @@
+using Berth.Auth;
+using Berth.Auth.Accounts;
+using Berth.Auth.Tokens;
 using Berth.Metadata;
+using Berth.Server.Auth;
 using Berth.Server.Api;
+using Berth.Server.ApiV4;
 using Berth.Server.Configuration;
 using Berth.Server.Registry;
 using Berth.Storage;
@@ -31,6 +36,8 @@ public static class BerthApp
         AddBerth(builder.Services, builder.Configuration);
         var app = builder.Build();
         app.MapRegistryApi();
+        app.MapTokenService();
+        app.MapApiV4();
         app.MapGet("/", () => Results.Text("Berth container registry. The registry API is at /v2/.\n"));
         return app;
     }
@@ -66,7 +73,19 @@ public static class BerthApp
             options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
         });
         services.AddScoped<RegistryService>();
-        services.AddSingleton<IRegistryAuthorizer, AnonymousAuthorizer>();
+        services.AddOptions<RegistryTokenOptions>().BindConfiguration("Auth");
+        services.AddOptions<PasswordOptions>().BindConfiguration("Auth:Passwords");
+        services.AddOptions<SignInLimitOptions>().BindConfiguration("Auth:SignInLimits");
+        services.AddSingleton<PasswordHashing>();
+        services.AddSingleton<SigningKeyStore>();
+        services.AddScoped<CredentialValidator>();
+        services.AddScoped<AccessPolicy>();
+        services.AddScoped<RegistryTokenService>();
+        services.AddSingleton<IRegistryAuthorizer>(sp =>
+            string.Equals(sp.GetRequiredService<IOptions<AuthOptions>>().Value.Mode, "none", StringComparison.OrdinalIgnoreCase)
+                ? new AnonymousAuthorizer(sp.GetRequiredService<IOptions<AuthOptions>>())
+                : ActivatorUtilities.CreateInstance<TokenAuthorizer>(sp));
+        services.AddBerthAccounts();
         services.AddHostedService<BerthInitializer>();
     }
 
@@ -90,6 +109,7 @@ internal sealed class BerthInitializer(IServiceProvider services, IOptions<Berth
         {
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
+        await Berth.Server.Accounts.RootAccount.EnsureAsync(scope.ServiceProvider, cancellationToken);
         logger.LogInformation("Berth ready: data in {DataDir}, storage {Storage}", Path.GetFullPath(data.Value.DataDir), driver.Name);
     }
 

@@ -5,9 +5,11 @@ internal static class CommandLine
 {
     public const string Usage = """
         Usage: berth [serve] [options]
+               berth user|token <subcommand> … [options]
 
         Commands:
           serve                 run the registry (default)
+          user, token           admin commands (below); they use the same configuration as serve
 
         Options:
           --urls <urls>         listen addresses (default http://127.0.0.1:5000)

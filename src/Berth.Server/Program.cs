@@ -5,8 +5,12 @@ using Microsoft.Extensions.Options;
 var (verb, hostArgs) = CommandLine.Split(args);
 if (verb is "help" or "--help" or "-h")
 {
-    Console.WriteLine(CommandLine.Usage);
+    Console.WriteLine(CommandLine.Usage + "\n" + Berth.Server.Cli.AdminCommands.Usage);
     return 0;
+}
+if (Berth.Server.Cli.AdminCommands.Handles(verb))
+{
+    return await Berth.Server.Cli.AdminCommands.RunAsync(verb, hostArgs, Console.In, Console.Out, Console.Error);
 }
 if (verb is not "serve")
 {

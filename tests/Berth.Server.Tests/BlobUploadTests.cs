@@ -185,6 +185,29 @@ public sealed partial class BlobUploadTests(BerthFactory factory) : IClassFixtur
     }
 
     [Fact]
+    public async Task Put_with_a_body_but_neither_content_length_nor_transfer_encoding_stores_the_blob()
+    {
+        // What an HTTP/2 client sends for a body of unknown length: no Content-Length, and HTTP/2 has no chunked encoding.
+        var repo = NewRepo();
+        var content = RandomBytes(10_000);
+        var location = await _client.StartUploadAsync(repo);
+
+        var context = await factory.Server.SendAsync(c =>
+        {
+            c.Request.Method = "PUT";
+            c.Request.Protocol = "HTTP/2";
+            c.Request.Path = location;
+            c.Request.QueryString = new Microsoft.AspNetCore.Http.QueryString("?digest=" + Sha256(content));
+            c.Request.Body = new MemoryStream(content);
+            c.Request.Headers.ContentLength = null;
+            c.Request.Headers.TransferEncoding = default;
+        });
+
+        Assert.Equal(201, context.Response.StatusCode);
+        Assert.Equal(content, await GetBlobAsync(repo, Sha256(content)));
+    }
+
+    [Fact]
     public async Task Monolithic_put_to_a_fresh_session_stores_the_blob()
     {
         var repo = NewRepo();

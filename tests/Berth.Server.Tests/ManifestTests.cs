@@ -410,9 +410,20 @@ public sealed class ManifestTests(BerthFactory factory) : IClassFixture<BerthFac
         foreach (var path in new[] { $"/v2/{name}/manifests/latest", $"/v2/{name}/tags/list", $"/v2/{name}/blobs/uploads/" })
         {
             var method = path.EndsWith("uploads/", StringComparison.Ordinal) ? HttpMethod.Post : HttpMethod.Get;
-            // Keep "." and ".." segments as sent: HttpClient would otherwise resolve them away.
-            var uri = new Uri(_client.BaseAddress!.GetLeftPart(UriPartial.Authority) + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
-            using var response = await _client.SendAsync(new HttpRequestMessage(method, uri));
+            if (name.Contains("/./") || name.Contains("/../"))
+            {
+                // HttpClient (and Uri) resolve "." and ".." segments away, so send the raw path straight to the test server.
+                var context = await factory.Server.SendAsync(c =>
+                {
+                    c.Request.Method = method.Method;
+                    c.Request.Path = path;
+                });
+                Assert.Equal(400, context.Response.StatusCode);
+                Assert.Equal("registry/2.0", context.Response.Headers["Docker-Distribution-API-Version"].ToString());
+                Assert.Contains("\"code\":\"NAME_INVALID\"", await new StreamReader(context.Response.Body).ReadToEndAsync());
+                continue;
+            }
+            using var response = await _client.SendAsync(new HttpRequestMessage(method, path));
             await response.AssertErrorAsync(HttpStatusCode.BadRequest, "NAME_INVALID");
         }
     }

@@ -72,7 +72,9 @@ internal static class UploadHandlers
             throw new RegistryException(ErrorCode.DigestInvalid, "the digest query parameter is required to finish an upload (PUT …?digest=sha256:…)");
         var digest = V2Api.ParseDigest(digestText);
         long? offset = ParseContentRange(context);
-        bool hasBody = context.Request.ContentLength is > 0 || context.Request.Headers.TransferEncoding.Count > 0;
+        // A body of unknown length has no Content-Length, and over HTTP/2 no Transfer-Encoding either: only a
+        // declared length of 0 means "no final chunk" (reading an absent body just yields no bytes).
+        bool hasBody = context.Request.ContentLength != 0;
         await WithRangeOnError(context, name, id, () => registry.CompleteUploadAsync(name, id, digest, offset, hasBody ? context.Request.Body : null, context.RequestAborted));
         BlobCreated(context, name, digest);
     }

@@ -18,13 +18,13 @@ public static partial class V2Api
     /// <summary>The API version header every <c>/v2</c> response carries.</summary>
     public const string ApiVersionHeader = "Docker-Distribution-API-Version";
 
-    private static readonly string[] AllMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
-
-    /// <summary>Maps <c>/v2</c> and everything below it.</summary>
+    /// <summary>Maps <c>/v2</c> and everything below it, for every HTTP method: a method a resource does not
+    /// support (OPTIONS and unknown methods included) gets the 405 UNSUPPORTED envelope with <c>Allow</c> from
+    /// the dispatcher, not the framework's bare 405.</summary>
     public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder app)
     {
-        app.MapMethods("/v2", AllMethods, DispatchAsync).ExcludeFromDescription();
-        app.MapMethods("/v2/{**path}", AllMethods, DispatchAsync).ExcludeFromDescription();
+        app.Map("/v2", (RequestDelegate)DispatchAsync).ExcludeFromDescription();
+        app.Map("/v2/{**path}", (RequestDelegate)DispatchAsync).ExcludeFromDescription();
         return app;
     }
 
@@ -67,6 +67,15 @@ public static partial class V2Api
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away; nothing to answer.
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            // A bug or an unexpected failure: logged in full, answered as 500 UNKNOWN in the envelope without internals.
+            // (Once the response has started, the exception propagates so the server aborts the truncated response.)
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Registry")
+                .LogError(ex, "Unhandled error on {Method} {Path}", context.Request.Method, context.Request.Path);
+            await WriteErrorAsync(context, new RegistryException(ErrorCode.Unknown,
+                $"internal error; see the server log for request {context.TraceIdentifier}", new { requestId = context.TraceIdentifier }));
         }
     }
 

@@ -10,6 +10,10 @@ public sealed class BerthOptions
 {
     /// <summary>Folder for the embedded defaults (SQLite database, blob files). Default <c>./data</c>.</summary>
     public string DataDir { get; set; } = "data";
+
+    /// <summary>The URL clients reach Berth at (e.g. <c>https://registry.example.com</c>), used in the token
+    /// realm and wherever a URL is shown. Default: derived from each request's scheme and host.</summary>
+    public string? ExternalUrl { get; set; }
 }
 
 /// <summary>Blob storage settings (section <c>Storage</c>).</summary>
@@ -49,9 +53,10 @@ public sealed class DatabaseOptions
 public sealed class AuthOptions
 {
     /// <summary>Allowed values of <see cref="Mode"/>.</summary>
-    public static readonly string[] Modes = ["none"];
+    public static readonly string[] Modes = ["token", "none"];
 
-    /// <summary><c>none</c>: anonymous read and write (development only, until accounts land).</summary>
+    /// <summary><c>token</c> (default): Docker token authentication with accounts and the access policy;
+    /// <c>none</c>: anonymous read and write, for development only.</summary>
     public string Mode { get; set; } = "none";
 }
 

@@ -209,7 +209,8 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
                 new { expected = reference.Digest.ToString(), actual = digest.ToString() });
         }
 
-        long repositoryId = await EnsureRepositoryAsync(repository, cancellationToken);
+        // Checked against the repository as it is; it is created only once the manifest is accepted.
+        long repositoryId = await FindRepositoryAsync(repository, cancellationToken) ?? -1;
 
         var requiredBlobs = manifest.RequiredBlobs.ToList();
         if (requiredBlobs.Count > 0)
@@ -245,6 +246,7 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         var digestText = digest.ToString();
         var now = Now;
         string? annotations = manifest.Annotations is { Count: > 0 } a ? JsonSerializer.Serialize(a) : null;
+        if (repositoryId < 0) repositoryId = await EnsureRepositoryAsync(repository, cancellationToken);
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Database.ExecuteSqlInterpolatedAsync($"""
             INSERT INTO manifests ("RepositoryId", "Digest", "MediaType", "ArtifactType", "SubjectDigest", "Size", "Content", "AnnotationsJson", "CreatedAt")

@@ -8,7 +8,7 @@ namespace Berth.Server.Tests.Infrastructure;
 /// <summary>
 /// The whole Berth app in process, on its embedded defaults (SQLite + filesystem storage) in a data folder of
 /// its own. The parameterless constructor (used as a class fixture) makes a fresh temp folder and deletes it on
-/// dispose; the other one runs on a given folder and leaves it alone (restart tests).
+/// dispose; <see cref="OnDataDir"/> runs on a given folder and leaves it alone (restart tests).
 /// </summary>
 public sealed class BerthFactory : WebApplicationFactory<Program>
 {
@@ -18,11 +18,14 @@ public sealed class BerthFactory : WebApplicationFactory<Program>
     {
     }
 
-    public BerthFactory(string dataDir, bool ownsDataDir = false)
+    private BerthFactory(string dataDir, bool ownsDataDir)
     {
         DataDir = dataDir;
         _ownsDataDir = ownsDataDir;
     }
+
+    /// <summary>An app on an existing data folder, which it leaves in place when disposed.</summary>
+    public static BerthFactory OnDataDir(string dataDir) => new(dataDir, ownsDataDir: false);
 
     /// <summary>The folder holding the SQLite database and the blob files.</summary>
     public string DataDir { get; }
@@ -35,6 +38,7 @@ public sealed class BerthFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("DataDir", DataDir);
+        builder.UseSetting("Auth:Mode", "none"); // these tests cover the protocol; access control has its own tests
         builder.ConfigureLogging(logging => logging.ClearProviders());
     }
 

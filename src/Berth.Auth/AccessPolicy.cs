@@ -1,0 +1,150 @@
+using Berth.Distribution;
+using Berth.Metadata;
+using Microsoft.EntityFrameworkCore;
+
+namespace Berth.Auth;
+
+/// <summary>What a caller may do in a repository, and why not when something is refused.</summary>
+/// <param name="Project">The project owning the repository, when there is one.</param>
+/// <param name="Pull">May pull.</param>
+/// <param name="Push">May push.</param>
+/// <param name="Delete">May delete tags, manifests, blobs.</param>
+/// <param name="Explanation">For refusals: what is missing, safe to show to the caller.</param>
+public sealed record RepositoryAccess(ProjectEntity? Project, bool Pull, bool Push, bool Delete, string Explanation);
+
+/// <summary>
+/// The access policy (GitLab's model, DESIGN.md "Access rules"): maps a repository name onto its project
+/// (<c>&lt;project full path&gt;[/up to three more segments]</c>), computes the caller's access level there
+/// (direct project membership, membership of the project's group or any ancestor group, owner of the
+/// personal namespace, instance admin), and combines it with the project's visibility, the registry
+/// switches and the credential's scopes.
+/// </summary>
+public sealed class AccessPolicy(BerthDbContext db)
+{
+    /// <summary>How many path segments a repository may add below its project.</summary>
+    public const int MaxImageDepth = 3;
+
+    /// <summary>Instance setting key of the instance-wide registry switch.</summary>
+    public const string RegistryEnabledSetting = "registry_enabled";
+
+    /// <summary>Finds the project a repository belongs to: the longest project path that is a prefix of the
+    /// name at a segment boundary, with at most <see cref="MaxImageDepth"/> segments left below it.</summary>
+    public async Task<ProjectEntity?> FindProjectForRepositoryAsync(RepositoryName repository, CancellationToken cancellationToken)
+    {
+        var parts = repository.Components;
+        var candidates = new List<string>();
+        for (int k = Math.Max(2, parts.Length - MaxImageDepth); k <= parts.Length; k++)
+            candidates.Add(string.Join('/', parts, 0, k));
+        var projects = await db.Projects.Where(p => candidates.Contains(p.FullPath)).ToListAsync(cancellationToken);
+        return projects.OrderByDescending(p => p.FullPath.Length).FirstOrDefault();
+    }
+
+    /// <summary>Whether the instance-wide registry switch is on (default on).</summary>
+    public async Task<bool> IsRegistryEnabledAsync(CancellationToken cancellationToken)
+    {
+        var value = await db.InstanceSettings.Where(s => s.Key == RegistryEnabledSetting).Select(s => s.Value).FirstOrDefaultAsync(cancellationToken);
+        return value is null || !string.Equals(value, "false", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The user's effective access level in a project: the highest of direct project membership,
+    /// group memberships of the project's namespace and its ancestors, and ownership of the personal
+    /// namespace. Expired memberships count for nothing. Admins are not special here (see <see cref="GetRepositoryAccessAsync"/>).</summary>
+    public async Task<AccessLevel> GetProjectAccessLevelAsync(long userId, ProjectEntity project, CancellationToken cancellationToken)
+    {
+        var now = DateTime.UtcNow;
+        var ns = await db.Namespaces.FirstAsync(n => n.Id == project.NamespaceId, cancellationToken);
+        if (ns.Kind == "user" && ns.OwnerId == userId) return AccessLevel.Owner;
+        var level = await GetNamespaceAccessLevelAsync(userId, ns, cancellationToken);
+        var direct = await db.Members
+            .Where(m => m.ProjectId == project.Id && m.UserId == userId && (m.ExpiresAt == null || m.ExpiresAt > now))
+            .Select(m => (int?)m.AccessLevel).MaxAsync(cancellationToken) ?? 0;
+        return (AccessLevel)Math.Max((int)level, direct);
+    }
+
+    /// <summary>The user's access level in a namespace: the highest membership of it or any ancestor group
+    /// (Owner for one's own personal namespace).</summary>
+    public async Task<AccessLevel> GetNamespaceAccessLevelAsync(long userId, NamespaceEntity ns, CancellationToken cancellationToken)
+    {
+        if (ns.Kind == "user") return ns.OwnerId == userId ? AccessLevel.Owner : AccessLevel.None;
+        var now = DateTime.UtcNow;
+        var parts = ns.FullPath.Split('/');
+        var prefixes = Enumerable.Range(1, parts.Length).Select(k => string.Join('/', parts, 0, k)).ToList();
+        var level = await (from m in db.Members
+                           join n in db.Namespaces on m.NamespaceId equals n.Id
+                           where m.UserId == userId && prefixes.Contains(n.FullPath) && (m.ExpiresAt == null || m.ExpiresAt > now)
+                           select (int?)m.AccessLevel).MaxAsync(cancellationToken) ?? 0;
+        return (AccessLevel)level;
+    }
+
+    /// <summary>Whether the caller can see a project at all (read it in the API, pull when the registry is on).</summary>
+    public async Task<bool> CanReadProjectAsync(Principal principal, ProjectEntity project, CancellationToken cancellationToken)
+    {
+        if (project.Visibility == Visibility.Public) return true;
+        if (principal.Kind == PrincipalKind.DeployToken) return principal.ProjectId == project.Id;
+        if (principal.UserId is not { } userId) return false;
+        if (principal.IsAdmin) return true;
+        if (project.Visibility == Visibility.Internal) return true;
+        return await GetProjectAccessLevelAsync(userId, project, cancellationToken) >= AccessLevel.Guest;
+    }
+
+    /// <summary>
+    /// What <paramref name="principal"/> may do in <paramref name="repository"/>: nothing when the instance's
+    /// or the project's registry is off or no project owns the name; otherwise pull for public projects,
+    /// for signed-in users on internal ones and for Reporter+ on private ones; push and delete for Developer+;
+    /// everything for admins; deploy tokens only in their project per their scopes; all capped by the
+    /// credential's scopes (<c>read_registry</c> pull; <c>write_registry</c> and <c>api</c> pull, push, delete).
+    /// </summary>
+    public async Task<RepositoryAccess> GetRepositoryAccessAsync(Principal principal, RepositoryName repository, CancellationToken cancellationToken)
+    {
+        if (!await IsRegistryEnabledAsync(cancellationToken))
+            return new RepositoryAccess(null, false, false, false, "the container registry is turned off for this instance");
+        var project = await FindProjectForRepositoryAsync(repository, cancellationToken);
+        if (project is null)
+            return new RepositoryAccess(null, false, false, false, $"no project owns the repository {repository}: repositories live at <namespace>/<project>[/<image>] of an existing project");
+        if (!project.RegistryEnabled)
+            return new RepositoryAccess(project, false, false, false, $"the container registry is turned off for project {project.FullPath}");
+
+        bool pull, push, delete;
+        string why;
+        switch (principal.Kind)
+        {
+            case PrincipalKind.Anonymous:
+                pull = project.Visibility == Visibility.Public;
+                push = delete = false;
+                why = pull ? "anonymous callers may only pull" : $"project {project.FullPath} is not public: sign in";
+                break;
+            case PrincipalKind.DeployToken:
+                if (principal.ProjectId != project.Id)
+                    return new RepositoryAccess(project, false, false, false, $"deploy token {principal.Name} belongs to another project than {project.FullPath}");
+                pull = principal.HasScope(TokenScopes.ReadRegistry) || principal.HasScope(TokenScopes.WriteRegistry);
+                push = principal.HasScope(TokenScopes.WriteRegistry);
+                delete = false;
+                why = $"deploy token {principal.Name} has scopes: {string.Join(", ", principal.Scopes ?? new HashSet<string>())}; deleting needs a Developer";
+                break;
+            default:
+                if (principal.IsAdmin)
+                {
+                    pull = push = delete = true;
+                    why = "";
+                }
+                else
+                {
+                    var level = await GetProjectAccessLevelAsync(principal.UserId!.Value, project, cancellationToken);
+                    pull = project.Visibility is Visibility.Public or Visibility.Internal || level >= AccessLevel.Reporter;
+                    push = delete = level >= AccessLevel.Developer;
+                    why = $"{principal.Name} has the {(level == AccessLevel.None ? "no" : level.ToString())} role in {project.FullPath}: pulling a {project.Visibility} project needs {(project.Visibility == Visibility.Private ? "Reporter" : "a signed-in user")}, pushing and deleting need Developer";
+                }
+                if (principal.Scopes is { } scopes)
+                {
+                    bool full = scopes.Contains(TokenScopes.Api) || scopes.Contains(TokenScopes.WriteRegistry);
+                    bool read = full || scopes.Contains(TokenScopes.ReadRegistry);
+                    pull &= read;
+                    push &= full;
+                    delete &= full;
+                    if (!read || !full) why += $"; the token's scopes are {string.Join(", ", scopes)} (read_registry: pull; write_registry: pull, push, delete)";
+                }
+                break;
+        }
+        return new RepositoryAccess(project, pull, push, delete, why);
+    }
+}

@@ -1,0 +1,146 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Berth.Metadata;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Berth.Auth.Tokens;
+
+/// <summary>A token-signing key: RSA key pair, self-signed certificate, and its key id (RFC 7638 JWK thumbprint).</summary>
+public sealed class SigningKey
+{
+    internal SigningKey(string id, RSA rsa, X509Certificate2 certificate, string certificatePem, DateTime createdAt, DateTime? retiredAt)
+    {
+        Id = id;
+        Rsa = rsa;
+        Certificate = certificate;
+        CertificatePem = certificatePem;
+        CreatedAt = createdAt;
+        RetiredAt = retiredAt;
+        SecurityKey = new RsaSecurityKey(rsa) { KeyId = id };
+    }
+
+    /// <summary>The key id, the JWT header's <c>kid</c>.</summary>
+    public string Id { get; }
+    /// <summary>The RSA key pair.</summary>
+    public RSA Rsa { get; }
+    /// <summary>Self-signed certificate of the public key (sent as <c>x5c</c>, and the registry's <c>rootcertbundle</c>).</summary>
+    public X509Certificate2 Certificate { get; }
+    /// <summary>The certificate as PEM.</summary>
+    public string CertificatePem { get; }
+    /// <summary>When the key was created (UTC).</summary>
+    public DateTime CreatedAt { get; }
+    /// <summary>When it stopped signing (UTC), null while active.</summary>
+    public DateTime? RetiredAt { get; }
+    /// <summary>The key for Microsoft.IdentityModel.</summary>
+    public RsaSecurityKey SecurityKey { get; }
+}
+
+/// <summary>
+/// Token-signing keys kept in the metadata database, so every replica signs and verifies with the same keys.
+/// The first call creates an RSA-2048 key with a self-signed certificate. <see cref="RotateAsync"/> creates a
+/// new key and retires the old one, which keeps verifying tokens until they have expired. Keys are cached in
+/// memory and re-read every 30 seconds (so a rotation on one replica reaches the others).
+/// </summary>
+public sealed class SigningKeyStore(IServiceScopeFactory scopes, TimeProvider clock)
+{
+    private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private IReadOnlyList<SigningKey> _keys = [];
+    private DateTimeOffset _loadedAt = DateTimeOffset.MinValue;
+
+    /// <summary>The key new tokens are signed with (created on first use).</summary>
+    public async Task<SigningKey> GetActiveKeyAsync(CancellationToken cancellationToken)
+    {
+        var keys = await GetKeysAsync(cancellationToken);
+        var active = keys.Where(k => k.RetiredAt is null).OrderByDescending(k => k.CreatedAt).ThenBy(k => k.Id, StringComparer.Ordinal).FirstOrDefault();
+        if (active is not null) return active;
+        await CreateKeyAsync(retireOthers: false, cancellationToken);
+        keys = await GetKeysAsync(cancellationToken, force: true);
+        return keys.Where(k => k.RetiredAt is null).OrderByDescending(k => k.CreatedAt).First();
+    }
+
+    /// <summary>Every key that may still verify a token: active keys and keys retired less than
+    /// <paramref name="maxTokenAge"/> ago.</summary>
+    public async Task<IReadOnlyList<SigningKey>> GetVerificationKeysAsync(TimeSpan maxTokenAge, CancellationToken cancellationToken)
+    {
+        var keys = await GetKeysAsync(cancellationToken);
+        var cutoff = clock.GetUtcNow().UtcDateTime - maxTokenAge;
+        return keys.Where(k => k.RetiredAt is null || k.RetiredAt > cutoff).ToList();
+    }
+
+    /// <summary>Creates a new active key and retires the others.</summary>
+    public async Task<SigningKey> RotateAsync(CancellationToken cancellationToken)
+    {
+        var id = await CreateKeyAsync(retireOthers: true, cancellationToken);
+        var keys = await GetKeysAsync(cancellationToken, force: true);
+        return keys.First(k => k.Id == id);
+    }
+
+    private async Task<IReadOnlyList<SigningKey>> GetKeysAsync(CancellationToken cancellationToken, bool force = false)
+    {
+        if (!force && clock.GetUtcNow() - _loadedAt < RefreshInterval) return _keys;
+        await _lock.WaitAsync(cancellationToken);
+        try
+        {
+            if (!force && clock.GetUtcNow() - _loadedAt < RefreshInterval) return _keys;
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<BerthDbContext>();
+            var rows = await db.SigningKeys.AsNoTracking().ToListAsync(cancellationToken);
+            var previous = _keys.ToDictionary(k => k.Id);
+            _keys = rows.Select(r => previous.TryGetValue(r.Id, out var k) && k.RetiredAt == r.RetiredAt ? k : Load(r)).ToList();
+            _loadedAt = clock.GetUtcNow();
+            return _keys;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private static SigningKey Load(SigningKeyEntity row)
+    {
+        var rsa = RSA.Create();
+        rsa.ImportFromPem(row.PrivateKeyPem);
+        var certificate = X509Certificate2.CreateFromPem(row.CertificatePem);
+        return new SigningKey(row.Id, rsa, certificate, row.CertificatePem, row.CreatedAt, row.RetiredAt);
+    }
+
+    private async Task<string> CreateKeyAsync(bool retireOthers, CancellationToken cancellationToken)
+    {
+        using var rsa = RSA.Create(2048);
+        var now = clock.GetUtcNow();
+        var request = new CertificateRequest("CN=Berth registry token signing", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyCertSign, true));
+        using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(10));
+        var id = JwkThumbprint(rsa.ExportParameters(false));
+        var row = new SigningKeyEntity
+        {
+            Id = id,
+            Algorithm = "RS256",
+            PrivateKeyPem = rsa.ExportPkcs8PrivateKeyPem(),
+            CertificatePem = certificate.ExportCertificatePem(),
+            CreatedAt = now.UtcDateTime,
+        };
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BerthDbContext>();
+        if (retireOthers)
+        {
+            var at = now.UtcDateTime;
+            await db.SigningKeys.Where(k => k.RetiredAt == null).ExecuteUpdateAsync(s => s.SetProperty(k => k.RetiredAt, at), cancellationToken);
+        }
+        db.SigningKeys.Add(row);
+        await db.SaveChangesAsync(cancellationToken);
+        return id;
+    }
+
+    /// <summary>The RFC 7638 JWK thumbprint (SHA-256, base64url) of an RSA public key.</summary>
+    public static string JwkThumbprint(RSAParameters parameters)
+    {
+        var json = $"{{\"e\":\"{Base64UrlEncoder.Encode(parameters.Exponent)}\",\"kty\":\"RSA\",\"n\":\"{Base64UrlEncoder.Encode(parameters.Modulus)}\"}}";
+        return Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
+    }
+}

@@ -1,0 +1,87 @@
+using Berth.Auth.Accounts;
+
+namespace Berth.Server.ApiV4;
+
+/// <summary>
+/// The REST API under <c>/api/v4</c>, following GitLab's API for users, groups, projects, members, personal
+/// access tokens and deploy tokens (docs/api.md), plus <c>POST /oauth/token</c> (password grant). Every answer
+/// is JSON, errors too, in GitLab's shapes (see <see cref="ApiException"/>).
+/// </summary>
+public static partial class ApiV4Endpoints
+{
+    /// <summary>Maps <c>/api/v4/…</c> and <c>/oauth/token</c>.</summary>
+    public static IEndpointRouteBuilder MapApiV4(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v4").AddEndpointFilter(HandleErrorsAsync).ExcludeFromDescription();
+        MapUsers(api);
+        MapGroups(api);
+        MapProjects(api);
+        MapMembers(api, "groups");
+        MapMembers(api, "projects");
+        MapTokens(api);
+        MapNamespaces(api);
+        api.Map("/{**path}", Handler(_ => Task.FromResult<IResult>(Results.Json(new { error = "404 Not Found" }, Representer.Json, "application/json", statusCode: 404))));
+        app.MapPost("/oauth/token", Handler(OAuthTokenAsync)).AddEndpointFilter(HandleErrorsAsync).ExcludeFromDescription().DisableAntiforgery();
+        return app;
+    }
+
+    private static async ValueTask<object?> HandleErrorsAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        var context = invocation.HttpContext;
+        try
+        {
+            return await next(invocation);
+        }
+        catch (ApiException ex)
+        {
+            return Results.Json(ex.Body, Representer.Json, "application/json", statusCode: ex.Status);
+        }
+        catch (AccountException ex)
+        {
+            var api = ApiException.From(ex);
+            return Results.Json(api.Body, Representer.Json, "application/json", statusCode: api.Status);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            return Results.Json(new { error = ex.Message }, Representer.Json, "application/json", statusCode: ex.StatusCode);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return Results.Empty;
+        }
+        catch (Exception ex)
+        {
+            LogUnhandled(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.ApiV4"), ex, context.Request.Method, context.Request.Path, context.TraceIdentifier);
+            return Results.Json(new { message = $"500 Internal Server Error (request {context.TraceIdentifier})" }, Representer.Json, "application/json", statusCode: 500);
+        }
+    }
+
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Error, Message = "API request {Method} {Path} failed (request {RequestId})")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path, string requestId);
+
+    /// <summary>Makes a handler that takes only the context a route handler (so its result is written), not a RequestDelegate.</summary>
+    private static Delegate Handler(Func<HttpContext, Task<IResult>> handler) => handler;
+
+    private static IResult Ok(object? value) => Results.Json(value, Representer.Json, "application/json");
+
+    private static IResult Created(object? value) => Results.Json(value, Representer.Json, "application/json", statusCode: 201);
+
+    private static IResult Accepted() => Results.Json(new { message = "202 Accepted" }, Representer.Json, "application/json", statusCode: 202);
+
+    private static Representer Represent(ApiCaller caller) => new(caller.Context, caller.Get<Berth.Metadata.BerthDbContext>());
+
+    private static Task<ApiParams> ParamsAsync(ApiCaller caller) => ApiParams.ReadAsync(caller.Context.Request, caller.Aborted);
+
+    /// <summary>A time parameter (ISO 8601, or a date meaning its start, UTC), or null.</summary>
+    private static DateTime? ReadTime(ApiParams p, string name)
+    {
+        var s = p.String(name);
+        if (string.IsNullOrEmpty(s)) return null;
+        if (System.DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t))
+            return t.UtcDateTime;
+        throw ApiException.BadRequest($"{name} is invalid");
+    }
+
+    private static DateTime? ReadDate(ApiParams p, string name) =>
+        p.Date(name) is { } d ? AccessTokenService.ExpiryFromDate(d) : null;
+}
