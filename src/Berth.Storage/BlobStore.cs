@@ -109,26 +109,46 @@ public sealed class BlobStore
             }
             if (body is null) return size;
             await EnsureHashAsync(sessionId, state, size, cancellationToken);
-            var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
             state.Valid = false; // until the copy finishes, the cached hash may lag the file
-            try
-            {
-                while (true)
-                {
-                    int read = await body.ReadAsync(buffer.AsMemory(0, CopyBufferSize), cancellationToken);
-                    if (read == 0) break;
-                    var write = writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                    state.Hash!.AppendData(buffer, 0, read); // hash while the write is in flight
-                    await write;
-                    state.Offset += read;
-                }
-                state.Valid = true;
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            await CopyHashingAsync(body, writer, state, cancellationToken);
+            state.Valid = true;
             return writer.Size;
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="body"/> into the writer while hashing it, double-buffered: while one full buffer
+    /// is written to storage (and hashed on this thread), the next one is read from the network.
+    /// </summary>
+    private static async Task CopyHashingAsync(Stream body, IStorageWriter writer, SessionState state, CancellationToken cancellationToken)
+    {
+        var current = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        var next = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        Task<int>? pendingRead = null;
+        try
+        {
+            int count = await body.ReadAtLeastAsync(current.AsMemory(0, CopyBufferSize), CopyBufferSize, throwOnEndOfStream: false, cancellationToken);
+            while (count > 0)
+            {
+                var write = writer.WriteAsync(current.AsMemory(0, count), cancellationToken);
+                pendingRead = body.ReadAtLeastAsync(next.AsMemory(0, CopyBufferSize), CopyBufferSize, throwOnEndOfStream: false, cancellationToken).AsTask();
+                state.Hash!.AppendData(current, 0, count);
+                await write;
+                state.Offset += count;
+                count = await pendingRead;
+                pendingRead = null;
+                (current, next) = (next, current);
+            }
+        }
+        finally
+        {
+            if (pendingRead is not null)
+            {
+                // Never hand a buffer back to the pool while a read may still fill it.
+                try { await pendingRead; } catch (Exception) { /* the first failure is already propagating */ }
+            }
+            ArrayPool<byte>.Shared.Return(current);
+            ArrayPool<byte>.Shared.Return(next);
         }
     }
 

@@ -32,10 +32,17 @@ internal static class ListingHandlers
         var registry = context.RequestServices.GetRequiredService<RegistryService>();
         var page = await registry.ListRepositoriesAsync(limit, last, context.RequestAborted);
         if (page.HasMore) context.Response.Headers.Link = $"</v2/_catalog?n={limit}&last={Uri.EscapeDataString(page.Items[^1])}>; rel=\"next\"";
+        // Filtered to what the caller may pull; a page may then hold fewer than n names (the Link still continues).
+        var authorizer = context.RequestServices.GetRequiredService<IRegistryAuthorizer>();
+        var visible = new List<string>(page.Items.Count);
+        foreach (var item in page.Items)
+        {
+            if (RepositoryName.TryParse(item, out var name, out _) && await authorizer.CanListAsync(context, name, context.RequestAborted)) visible.Add(item);
+        }
         await WriteJsonAsync(context, writer =>
         {
             writer.WriteStartArray("repositories");
-            foreach (var repository in page.Items) writer.WriteStringValue(repository);
+            foreach (var repository in visible) writer.WriteStringValue(repository);
             writer.WriteEndArray();
         });
     }

@@ -90,7 +90,7 @@ public sealed class TokenAuthorizer(IOptions<BerthOptions> berth, IOptions<Regis
     }
 
     /// <summary>Whether the principal of this request may pull <paramref name="repository"/> (catalog filtering).</summary>
-    public static async Task<bool> CanPullAsync(HttpContext context, RepositoryName repository, CancellationToken cancellationToken)
+    public async ValueTask<bool> CanListAsync(HttpContext context, RepositoryName repository, CancellationToken cancellationToken)
     {
         var principal = BasicCredentials.GetPrincipal(context);
         if (principal.IsAdmin) return true;

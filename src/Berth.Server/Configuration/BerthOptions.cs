@@ -57,7 +57,7 @@ public sealed class AuthOptions
 
     /// <summary><c>token</c> (default): Docker token authentication with accounts and the access policy;
     /// <c>none</c>: anonymous read and write, for development only.</summary>
-    public string Mode { get; set; } = "none";
+    public string Mode { get; set; } = "token";
 }
 
 /// <summary>Registry limits and behaviour (section <c>Registry</c>).</summary>

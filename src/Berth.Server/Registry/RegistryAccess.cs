@@ -37,6 +37,10 @@ public interface IRegistryAuthorizer
     /// <summary>Decides whether the caller may perform <paramref name="actions"/> on <paramref name="repository"/>
     /// (null repository: the base endpoint or the catalog).</summary>
     ValueTask<AccessDecision> AuthorizeAsync(HttpContext context, RepositoryName? repository, RegistryActions actions, CancellationToken cancellationToken);
+
+    /// <summary>Whether the caller of an authorized catalog request may see <paramref name="repository"/> in
+    /// the listing (the catalog is filtered to what the caller may pull). Default: everything.</summary>
+    ValueTask<bool> CanListAsync(HttpContext context, RepositoryName repository, CancellationToken cancellationToken) => ValueTask.FromResult(true);
 }
 
 /// <summary><c>Auth:Mode = none</c>: everyone may do everything (development setting).</summary>

@@ -108,9 +108,9 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
 }
 
 /// <summary>Short JSON helpers for API calls.</summary>
-public static class Api
+public static class ApiHttp
 {
-    public static async Task<(int Status, JsonNode? Body)> SendAsync(this HttpClient client, HttpMethod method, string url, object? body = null)
+    public static async Task<(int Status, JsonNode? Body)> ApiSendAsync(this HttpClient client, HttpMethod method, string url, object? body = null)
     {
         using var request = new HttpRequestMessage(method, url);
         if (body is not null) request.Content = JsonContent.Create(body);
@@ -121,13 +121,13 @@ public static class Api
         return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
     }
 
-    public static Task<(int Status, JsonNode? Body)> GetAsync(this HttpClient client, string url) => client.SendAsync(HttpMethod.Get, url);
+    public static Task<(int Status, JsonNode? Body)> ApiGetAsync(this HttpClient client, string url) => client.ApiSendAsync(HttpMethod.Get, url);
 
-    public static Task<(int Status, JsonNode? Body)> PostAsync(this HttpClient client, string url, object? body = null) => client.SendAsync(HttpMethod.Post, url, body ?? new { });
+    public static Task<(int Status, JsonNode? Body)> ApiPostAsync(this HttpClient client, string url, object? body = null) => client.ApiSendAsync(HttpMethod.Post, url, body ?? new { });
 
-    public static Task<(int Status, JsonNode? Body)> PutAsync(this HttpClient client, string url, object body) => client.SendAsync(HttpMethod.Put, url, body);
+    public static Task<(int Status, JsonNode? Body)> ApiPutAsync(this HttpClient client, string url, object body) => client.ApiSendAsync(HttpMethod.Put, url, body);
 
-    public static Task<(int Status, JsonNode? Body)> DeleteAsync(this HttpClient client, string url) => client.SendAsync(HttpMethod.Delete, url);
+    public static Task<(int Status, JsonNode? Body)> ApiDeleteAsync(this HttpClient client, string url) => client.ApiSendAsync(HttpMethod.Delete, url);
 
     /// <summary>Asserts the status (showing the body on failure) and returns the body.</summary>
     public static JsonNode Expect(this (int Status, JsonNode? Body) result, int status)
