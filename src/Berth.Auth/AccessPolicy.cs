@@ -35,7 +35,8 @@ public sealed class AccessPolicy(BerthDbContext db)
         var candidates = new List<string>();
         for (int k = Math.Max(2, parts.Length - MaxImageDepth); k <= parts.Length; k++)
             candidates.Add(string.Join('/', parts, 0, k));
-        var projects = await db.Projects.Where(p => candidates.Contains(p.FullPath)).ToListAsync(cancellationToken);
+        // Repository names are lowercase (OCI grammar); project paths may have capitals, matched case-insensitively.
+        var projects = await db.Projects.Where(p => candidates.Contains(p.FullPath.ToLower())).ToListAsync(cancellationToken);
         return projects.OrderByDescending(p => p.FullPath.Length).FirstOrDefault();
     }
 

@@ -21,7 +21,7 @@ public sealed class CliTests(ApiFactory factory) : IClassFixture<ApiFactory>, ID
 
     private sealed record Run(int ExitCode, string Stdout, string Stderr);
 
-    private async Task<Run> BerthAsync(string dataDir, string stdin, params string[] args)
+    private async Task<Run> BerthInAsync(string dataDir, string stdin, params string[] args)
     {
         var (verb, rest) = CommandLine.Split([.. args, "--data-dir", dataDir, "--Auth:Passwords:Iterations", "1000", "--RootPassword", "cli-root-password"]);
         var stdout = new StringWriter();
@@ -30,7 +30,7 @@ public sealed class CliTests(ApiFactory factory) : IClassFixture<ApiFactory>, ID
         return new Run(code, stdout.ToString(), stderr.ToString());
     }
 
-    private Task<Run> BerthAsync(params string[] args) => BerthAsync(_dataDir, "", args);
+    private Task<Run> BerthAsync(params string[] args) => BerthInAsync(_dataDir, "", args);
 
     private async Task<CredentialResult> SignInAsync(string dataDir, string username, string secret)
     {
@@ -69,7 +69,7 @@ public sealed class CliTests(ApiFactory factory) : IClassFixture<ApiFactory>, ID
     [Fact]
     public async Task User_create_admin_with_password_on_stdin()
     {
-        var run = await BerthAsync(_dataDir, "stdin-password\n", "user", "create", "boss", "--email", "boss@example.com", "--password-stdin", "--admin");
+        var run = await BerthInAsync(_dataDir, "stdin-password\n", "user", "create", "boss", "--email", "boss@example.com", "--password-stdin", "--admin");
         Assert.True(run.ExitCode == 0, run.Stderr);
         var result = await SignInAsync(_dataDir, "boss", "stdin-password");
         Assert.True(result.Succeeded, result.Message);
@@ -80,7 +80,7 @@ public sealed class CliTests(ApiFactory factory) : IClassFixture<ApiFactory>, ID
     public async Task User_password()
     {
         Assert.Equal(0, (await BerthAsync("user", "create", "carol", "--email", "carol@example.com", "--password", "old-password")).ExitCode);
-        var run = await BerthAsync(_dataDir, "new-password\n", "user", "password", "carol", "--password-stdin");
+        var run = await BerthInAsync(_dataDir, "new-password\n", "user", "password", "carol", "--password-stdin");
         Assert.True(run.ExitCode == 0, run.Stderr);
         Assert.False((await SignInAsync(_dataDir, "carol", "old-password")).Succeeded);
         Assert.True((await SignInAsync(_dataDir, "carol", "new-password")).Succeeded);
@@ -144,8 +144,8 @@ public sealed class CliTests(ApiFactory factory) : IClassFixture<ApiFactory>, ID
     {
         var root = await factory.RootClientAsync();
         var name = ApiFactory.Unique("live");
-        Assert.Equal(0, (await BerthAsync(factory.DataDir, "", "user", "create", name, "--email", $"{name}@example.com")).ExitCode);
-        var run = await BerthAsync(factory.DataDir, "", "token", "create", name, "--scopes", "api");
+        Assert.Equal(0, (await BerthInAsync(factory.DataDir, "", "user", "create", name, "--email", $"{name}@example.com")).ExitCode);
+        var run = await BerthInAsync(factory.DataDir, "", "token", "create", name, "--scopes", "api");
         Assert.True(run.ExitCode == 0, run.Stderr);
         var me = (await factory.ClientWithToken(run.Stdout.Trim()).ApiGetAsync("/api/v4/user")).Expect(200);
         Assert.Equal(name, me.Str("username"));

@@ -67,6 +67,7 @@ public sealed class PaginationTests(ApiFactory factory) : IClassFixture<ApiFacto
     public async Task Every_list_is_paginated(string url)
     {
         var root = await factory.RootClientAsync();
+        await Setup.ProjectAsync(root, (await Setup.GroupAsync(root)).Id());
         using var response = await root.GetAsync(url + "?per_page=1");
         Assert.Equal(200, (int)response.StatusCode);
         Assert.Equal("1", Header(response, "X-Per-Page"));

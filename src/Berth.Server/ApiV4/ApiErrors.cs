@@ -41,7 +41,7 @@ public sealed class ApiException(int status, object body) : Exception($"{status}
         AccountErrorKind.NotFound => new(404, new { message = "404 " + ex.Message }),
         AccountErrorKind.Forbidden => Forbidden(ex.Message),
         AccountErrorKind.Conflict => new(409, new { message = ex.Message }),
-        _ when ex.Field is null || ex.Message.EndsWith(" is missing", StringComparison.Ordinal) => BadRequest(ex.Message),
+        _ when ex.Field is null || ex.Message.Contains(" is missing", StringComparison.Ordinal) => BadRequest(ex.Message),
         _ => new(400, new { message = new Dictionary<string, string[]> { [ex.Field] = [ex.Message] } }),
     };
 }

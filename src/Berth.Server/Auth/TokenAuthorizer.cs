@@ -46,6 +46,11 @@ public sealed class TokenAuthorizer(IOptions<BerthOptions> berth, IOptions<Regis
             var granted = verified.ActionsFor(TokenScope.RepositoryType, repository!.Value.Value);
             var missing = Missing(actions, granted);
             if (missing.Count == 0) return AccessDecision.Allow;
+            if (!verified.Principal.IsAuthenticated)
+            {
+                // An anonymous token: signing in could help, so challenge (401) rather than deny (403).
+                return Unauthorized(context, scope, $"authentication required to {string.Join(", ", missing)} {repository}", "insufficient_scope");
+            }
             if (verified.Mentions(TokenScope.RepositoryType, repository.Value.Value))
             {
                 var why = (await services.GetRequiredService<AccessPolicy>().GetRepositoryAccessAsync(verified.Principal, repository.Value, cancellationToken)).Explanation;

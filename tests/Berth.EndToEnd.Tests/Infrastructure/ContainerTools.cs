@@ -36,7 +36,7 @@ public sealed class ContainerTools : IDisposable
             unqualified-search-registries = []
             short-name-mode = "permissive"
             """);
-        var authFile = _sandbox.Combine("auth.json");
+        var authFile = AuthFilePath = _sandbox.Combine("auth.json");
         File.WriteAllText(authFile, """{ "auths": {} }""");
         var containersConf = _sandbox.Combine("containers.conf");
         File.WriteAllText(containersConf, $"""
@@ -89,7 +89,7 @@ public sealed class ContainerTools : IDisposable
 
     /// <summary>Runs skopeo and returns the result whatever the exit code (for expected failures).</summary>
     public Task<ProcessResult> SkopeoUncheckedAsync(IEnumerable<string> arguments, TimeSpan? timeout = null) =>
-        ProcessRunner.RunAsync("skopeo", SkopeoArguments(arguments), WorkDirectory, _environment, timeout, Log);
+        RunUncheckedAsync("skopeo", SkopeoArguments(arguments), timeout);
 
     /// <summary>Runs <c>podman</c> with sandboxed root/runroot/tmpdir, vfs, cgroupfs and file events; throws on failure.</summary>
     public Task<ProcessResult> PodmanAsync(IEnumerable<string> arguments, TimeSpan? timeout = null) =>
@@ -97,7 +97,10 @@ public sealed class ContainerTools : IDisposable
 
     /// <summary>Runs podman and returns the result whatever the exit code.</summary>
     public Task<ProcessResult> PodmanUncheckedAsync(IEnumerable<string> arguments, TimeSpan? timeout = null) =>
-        ProcessRunner.RunAsync("podman", PodmanArguments(arguments), WorkDirectory, _environment, timeout, Log);
+        RunUncheckedAsync("podman", PodmanArguments(arguments), timeout);
+
+    /// <summary>The sandbox's registry auth file (<c>REGISTRY_AUTH_FILE</c>): what <c>podman login</c> writes and podman/skopeo read.</summary>
+    public string AuthFilePath { get; }
 
     /// <summary>The sandbox's trust policy, for podman's <c>--signature-policy</c>.</summary>
     public string PolicyPath => _policyPath;
@@ -135,6 +138,17 @@ public sealed class ContainerTools : IDisposable
             "--cgroup-manager", "cgroupfs",
             "--events-backend", "file",
         }.Concat(arguments);
+
+    private async Task<ProcessResult> RunUncheckedAsync(string fileName, IEnumerable<string> arguments, TimeSpan? timeout)
+    {
+        var result = await ProcessRunner.RunAsync(fileName, arguments, WorkDirectory, _environment, timeout, Log);
+        if (!result.Succeeded && result.StandardError.Length > 0)
+        {
+            // Expected failures are the point of many tests: show what the client said.
+            Log(result.StandardError.TrimEnd());
+        }
+        return result;
+    }
 
     private async Task<ProcessResult> RunCheckedAsync(string fileName, IEnumerable<string> arguments, TimeSpan? timeout)
     {

@@ -21,6 +21,9 @@ public enum RegistryTarget
 /// Starts one real registry server process on a free loopback port with a private data directory,
 /// waits until <c>GET /v2/</c> answers, captures its output, and kills it and deletes its data on
 /// dispose. Used as an xunit collection fixture, so one server serves a whole collection.
+/// Against Berth it also signs in as <c>root</c> and creates the group and project of
+/// <see cref="RepositoryPrefix"/> (private, Container Registry on), and offers account helpers
+/// (users, groups, projects, members, tokens, 2FA) for the access tests.
 /// </summary>
 /// <remarks>
 /// Environment:
@@ -28,12 +31,14 @@ public enum RegistryTarget
 /// <item><c>BERTH_E2E_TARGET</c>: <c>berth</c> (default) or <c>distribution</c>.</item>
 /// <item><c>BERTH_E2E_SERVER_DLL</c>: path of berth.dll (default: found under the repository root).</item>
 /// <item><c>BERTH_E2E_SERVER_ARGS</c>: extra arguments appended to <c>serve …</c> (split on spaces).</item>
-/// <item><c>BERTH_E2E_USERNAME</c>/<c>BERTH_E2E_PASSWORD</c>: credentials every client uses, if set.</item>
+/// <item><c>BERTH_E2E_USERNAME</c>/<c>BERTH_E2E_PASSWORD</c>: credentials every client uses. Against Berth the
+/// defaults are <c>root</c> and a random password, given to the server as <c>BERTH_ROOT_PASSWORD</c>; the
+/// server runs with <c>--Auth:Mode token</c>, so every client goes through real token authentication.</item>
 /// <item><c>BERTH_E2E_REPOSITORY_PREFIX</c>: namespace/project the tests push into (default <c>group/project</c>).</item>
 /// <item><c>BERTH_E2E_LOG_DIR</c>: if set, the server's output is also written to a file there.</item>
 /// </list>
 /// </remarks>
-public sealed class RegistryServerFixture : IAsyncLifetime
+public sealed partial class RegistryServerFixture : IAsyncLifetime
 {
     private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(60);
     private readonly TempDirectory _root = new("server");
@@ -51,6 +56,13 @@ public sealed class RegistryServerFixture : IAsyncLifetime
         DataDirectory = _root.CreateSubdirectory("data");
         Username = NullIfEmpty(Environment.GetEnvironmentVariable("BERTH_E2E_USERNAME"));
         Password = NullIfEmpty(Environment.GetEnvironmentVariable("BERTH_E2E_PASSWORD"));
+        if (Target == RegistryTarget.Berth)
+        {
+            // Real token authentication as the instance administrator unless told otherwise.
+            Username ??= RootUsername;
+            RootPassword = Username == RootUsername && Password is not null ? Password : "e2e-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+            Password ??= RootPassword;
+        }
         RepositoryPrefix = (NullIfEmpty(Environment.GetEnvironmentVariable("BERTH_E2E_REPOSITORY_PREFIX")) ?? "group/project").Trim('/');
         var logDir = NullIfEmpty(Environment.GetEnvironmentVariable("BERTH_E2E_LOG_DIR"));
         if (logDir is not null)
@@ -130,6 +142,8 @@ public sealed class RegistryServerFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await StopAsync(graceful: false, CancellationToken.None);
+        _api?.Dispose();
+        _apiLock.Dispose();
         _root.Dispose();
     }
 
@@ -175,6 +189,10 @@ public sealed class RegistryServerFixture : IAsyncLifetime
         _process = process;
 
         await WaitUntilReadyAsync(process, cancellationToken);
+        if (Target == RegistryTarget.Berth)
+        {
+            await ProvisionAsync(cancellationToken);
+        }
     }
 
     private async Task WaitUntilReadyAsync(Process process, CancellationToken cancellationToken)
@@ -265,13 +283,13 @@ public sealed class RegistryServerFixture : IAsyncLifetime
 
     private ProcessStartInfo BerthStartInfo()
     {
-        var dll = NullIfEmpty(Environment.GetEnvironmentVariable("BERTH_E2E_SERVER_DLL")) ?? FindBerthServerDll();
+        var dll = ServerDll;
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"Berth server not found at {dll}; build it first: dotnet build Berth.slnx -c Release", dll);
         }
         var startInfo = new ProcessStartInfo("dotnet");
-        foreach (var argument in new[] { dll, "serve", "--urls", $"http://{Host}", "--data-dir", DataDirectory })
+        foreach (var argument in new[] { dll, "serve", "--urls", $"http://{Host}", "--data-dir", DataDirectory, "--Auth:Mode", "token" })
         {
             startInfo.ArgumentList.Add(argument);
         }
@@ -284,6 +302,7 @@ public sealed class RegistryServerFixture : IAsyncLifetime
             }
         }
         startInfo.Environment["DOTNET_NOLOGO"] = "1";
+        startInfo.Environment["BERTH_ROOT_PASSWORD"] = RootPassword;
         return startInfo;
     }
 
@@ -321,6 +340,9 @@ public sealed class RegistryServerFixture : IAsyncLifetime
         startInfo.ArgumentList.Add(configPath);
         return startInfo;
     }
+
+    /// <summary>The berth.dll the fixture runs (<c>BERTH_E2E_SERVER_DLL</c> or the one built in this repository).</summary>
+    public static string ServerDll => NullIfEmpty(Environment.GetEnvironmentVariable("BERTH_E2E_SERVER_DLL")) ?? FindBerthServerDll();
 
     /// <summary>
     /// Finds berth.dll under the repository root: the configuration this test assembly was built
