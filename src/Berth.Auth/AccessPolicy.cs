@@ -120,7 +120,7 @@ public sealed class AccessPolicy(BerthDbContext db)
                 pull = principal.HasScope(TokenScopes.ReadRegistry) || principal.HasScope(TokenScopes.WriteRegistry);
                 push = principal.HasScope(TokenScopes.WriteRegistry);
                 delete = false;
-                why = $"deploy token {principal.Name} has scopes: {string.Join(", ", principal.Scopes ?? new HashSet<string>())}; deleting needs a Developer";
+                why = $"deploy token {principal.Name} has scopes: {string.Join(", ", principal.Scopes ?? new HashSet<string>())}; pulling needs read_registry or write_registry, pushing needs write_registry, deleting needs a Developer";
                 break;
             default:
                 if (principal.IsAdmin)
@@ -133,7 +133,7 @@ public sealed class AccessPolicy(BerthDbContext db)
                     var level = await GetProjectAccessLevelAsync(principal.UserId!.Value, project, cancellationToken);
                     pull = project.Visibility is Visibility.Public or Visibility.Internal || level >= AccessLevel.Reporter;
                     push = delete = level >= AccessLevel.Developer;
-                    why = $"{principal.Name} has the {(level == AccessLevel.None ? "no" : level.ToString())} role in {project.FullPath}: pulling a {project.Visibility} project needs {(project.Visibility == Visibility.Private ? "Reporter" : "a signed-in user")}, pushing and deleting need Developer";
+                    why = $"{principal.Name} {(level == AccessLevel.None ? "has no role" : $"has the {level} role")} in {project.FullPath}: pulling a {project.Visibility} project needs {(project.Visibility == Visibility.Private ? "Reporter" : "a signed-in user")}, pushing and deleting need Developer";
                 }
                 if (principal.Scopes is { } scopes)
                 {
