@@ -92,8 +92,8 @@ public sealed class AccessPolicy(BerthDbContext db)
     /// What <paramref name="principal"/> may do in <paramref name="repository"/>: nothing when the instance's
     /// or the project's registry is off or no project owns the name; otherwise pull for public projects,
     /// for signed-in users on internal ones and for Reporter+ on private ones; push and delete for Developer+;
-    /// everything for admins; deploy tokens only in their project per their scopes; all capped by the
-    /// credential's scopes (<c>read_registry</c> pull; <c>write_registry</c> and <c>api</c> pull, push, delete).
+    /// everything for admins; deploy tokens only in their project per their scopes; CI job tokens per
+    /// <see cref="GetJobTokenAccessAsync"/>; all capped by the credential's scopes (<c>read_registry</c> pull; <c>write_registry</c> and <c>api</c> pull, push, delete).
     /// </summary>
     public async Task<RepositoryAccess> GetRepositoryAccessAsync(Principal principal, RepositoryName repository, CancellationToken cancellationToken)
     {
@@ -122,6 +122,9 @@ public sealed class AccessPolicy(BerthDbContext db)
                 delete = false;
                 why = $"deploy token {principal.Name} has scopes: {string.Join(", ", principal.Scopes ?? new HashSet<string>())}; pulling needs read_registry or write_registry, pushing needs write_registry, deleting needs a Developer";
                 break;
+            case PrincipalKind.JobToken:
+                (pull, push, delete, why) = await GetJobTokenAccessAsync(principal, project, cancellationToken);
+                break;
             default:
                 if (principal.IsAdmin)
                 {
@@ -147,5 +150,59 @@ public sealed class AccessPolicy(BerthDbContext db)
                 break;
         }
         return new RepositoryAccess(project, pull, push, delete, why);
+    }
+
+    /// <summary>
+    /// A CI job token's access (GitLab's job token model): in its own project what the user who started the job
+    /// may do (pull; push and delete for Developer+); in a project whose job-token allowlist holds the job's
+    /// project, pull when that user may pull there; public projects, pull; nothing elsewhere. A job of a project
+    /// runner is also capped by the runner's creator; a job of a trusted OIDC identity (no user) may pull and
+    /// push in its own project only.
+    /// </summary>
+    private async Task<(bool Pull, bool Push, bool Delete, string Why)> GetJobTokenAccessAsync(Principal principal, ProjectEntity project, CancellationToken cancellationToken)
+    {
+        var jobId = principal.CredentialId;
+        var job = await db.CiJobs.Where(j => j.Id == jobId).Select(j => new { j.ProjectId, j.UserId, j.CapUserId }).FirstOrDefaultAsync(cancellationToken);
+        if (job is null) return (false, false, false, "the CI job of this job token no longer exists");
+        bool own = job.ProjectId == project.Id;
+        var jobName = $"the CI job token of job {jobId}";
+        if (job.UserId is not { } userId)
+        {
+            // A trusted OIDC identity: push/pull on its project only.
+            if (own) return (true, true, false, $"{jobName} (a trusted CI identity) may pull and push in {project.FullPath}, not delete");
+            bool publicPull = project.Visibility == Visibility.Public;
+            return (publicPull, false, false, $"{jobName} (a trusted CI identity) may push only to its own project; it may pull {project.FullPath} only if it is public");
+        }
+        var level = await JobUserLevelAsync(userId, project, cancellationToken);
+        string capNote = "";
+        if (job.CapUserId is { } capId)
+        {
+            var cap = await JobUserLevelAsync(capId, project, cancellationToken);
+            if (cap < level) { level = cap; capNote = " (capped by the creator of its project runner)"; }
+        }
+        bool userPull = project.Visibility is Visibility.Public or Visibility.Internal || level >= AccessLevel.Reporter;
+        var role = level == AccessLevel.None ? "no role" : $"the {level} role";
+        if (own)
+        {
+            bool write = level >= AccessLevel.Developer;
+            return (userPull, write, write,
+                $"{jobName} acts for its user, who has {role}{capNote} in {project.FullPath}: pushing and deleting need Developer, pulling a {project.Visibility} project needs {(project.Visibility == Visibility.Private ? "Reporter" : "a signed-in user")}");
+        }
+        if (project.Visibility == Visibility.Public)
+            return (true, false, false, $"{jobName} may push and delete only in its own project");
+        var sourceProjectId = job.ProjectId;
+        bool allowed = await db.JobTokenAllowlist.AnyAsync(a => a.ProjectId == project.Id && a.SourceProjectId == sourceProjectId, cancellationToken);
+        if (!allowed)
+            return (false, false, false, $"{jobName} may push only to its own project, and may pull from {project.FullPath} only if a Maintainer adds the job's project to the job token allowlist of {project.FullPath}");
+        return (userPull, false, false,
+            $"{jobName} may pull from {project.FullPath} (its job token allowlist includes the job's project) only within the rights of the job's user, who has {role}{capNote} there; it may push and delete only in its own project");
+    }
+
+    /// <summary>The level of a job's user in a project: Owner for admins, none for blocked or deleted users.</summary>
+    private async Task<AccessLevel> JobUserLevelAsync(long userId, ProjectEntity project, CancellationToken cancellationToken)
+    {
+        var user = await db.Users.Where(u => u.Id == userId).Select(u => new { u.IsAdmin, u.IsBlocked }).FirstOrDefaultAsync(cancellationToken);
+        if (user is null || user.IsBlocked) return AccessLevel.None;
+        return user.IsAdmin ? AccessLevel.Owner : await GetProjectAccessLevelAsync(userId, project, cancellationToken);
     }
 }

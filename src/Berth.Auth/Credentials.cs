@@ -1,5 +1,7 @@
 using Berth.Metadata;
+using Berth.Auth.Ci;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Berth.Auth;
@@ -93,10 +95,13 @@ public sealed class SignInLimitOptions
 /// Checks credentials sent as HTTP Basic (to <c>/jwt/auth</c>, <c>/v2</c>) or as a password grant:
 /// a password, a personal access token (<c>bpat-…</c>, username must be its owner), or a deploy token
 /// (its username). Passwords of users with 2FA are refused with a message that says to use a personal
-/// access token. Failed attempts are counted per account and per client address in the database
-/// (shared by all replicas) and refused with <see cref="CredentialFailure.RateLimited"/> past the limits.
+/// access token. A CI job token (<c>bjob-…</c>) is the password of <see cref="JobTokenUsername"/>; it is
+/// refused once its job finished or expired, and every use and refusal is written to the audit log.
+/// Failed attempts are counted per account and per client address in the database
+/// (shared by all replicas) and refused with <see cref="CredentialFailure.RateLimited"/> past the limits
+/// (job tokens per address only, so bad tokens cannot lock every CI job out).
 /// </summary>
-public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passwords, IOptions<SignInLimitOptions> limits, TimeProvider clock)
+public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passwords, IOptions<SignInLimitOptions> limits, TimeProvider clock, ILoggerFactory loggers)
 {
     /// <summary>The message for a 2FA user who sent a password.</summary>
     public const string TwoFactorMessage =
@@ -108,6 +113,8 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 
+    private readonly ILogger _audit = loggers.CreateLogger(CiAudit.Category);
+
     /// <summary>Checks a username and secret.</summary>
     /// <param name="username">The username (case-insensitive), or a deploy token's username.</param>
     /// <param name="secret">A password or token.</param>
@@ -117,11 +124,16 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
     {
         username = username.Trim();
         if (username.Length == 0 || secret.Length == 0) return CredentialResult.Fail(CredentialFailure.Invalid, "username and password are required");
-        var limited = await CheckRateLimitAsync(username, clientAddress, cancellationToken);
+        bool jobToken = string.Equals(username, JobTokenUsername, StringComparison.OrdinalIgnoreCase);
+        var limited = await CheckRateLimitAsync(username, clientAddress, perAccount: !jobToken, cancellationToken);
         if (limited is not null) return limited;
 
         CredentialResult result;
-        if (secret.StartsWith(SecretTokens.PersonalAccessTokenPrefix, StringComparison.Ordinal))
+        if (jobToken)
+            result = await ValidateJobTokenAsync(secret, clientAddress, cancellationToken);
+        else if (secret.StartsWith(SecretTokens.JobTokenPrefix, StringComparison.Ordinal))
+            result = CredentialResult.Fail(CredentialFailure.Invalid, $"a CI job token is the password of the user {JobTokenUsername}: sign in with username {JobTokenUsername}");
+        else if (secret.StartsWith(SecretTokens.PersonalAccessTokenPrefix, StringComparison.Ordinal))
             result = await ValidatePersonalAccessTokenAsync(username, secret, cancellationToken);
         else if (secret.StartsWith(SecretTokens.DeployTokenPrefix, StringComparison.Ordinal))
             result = await ValidateDeployTokenAsync(username, secret, cancellationToken);
@@ -129,7 +141,7 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
             result = await ValidatePasswordAsync(username, secret, cancellationToken);
 
         if (!result.Succeeded && result.Failure is CredentialFailure.Invalid or CredentialFailure.TwoFactorRequiresToken)
-            await RecordFailureAsync(username, clientAddress, cancellationToken);
+            await RecordFailureAsync(username, clientAddress, perAccount: !jobToken, cancellationToken);
         return result;
     }
 
@@ -202,26 +214,60 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
         });
     }
 
-    private async Task<CredentialResult?> CheckRateLimitAsync(string username, string? clientAddress, CancellationToken cancellationToken)
+    private async Task<CredentialResult> ValidateJobTokenAsync(string secret, string? clientAddress, CancellationToken cancellationToken)
+    {
+        CredentialResult Refuse(long? jobId, CredentialFailure failure, string message)
+        {
+            CiAudit.JobTokenRefused(_audit, jobId, clientAddress, message);
+            return CredentialResult.Fail(failure, message);
+        }
+
+        if (!secret.StartsWith(SecretTokens.JobTokenPrefix, StringComparison.Ordinal))
+            return Refuse(null, CredentialFailure.Invalid, $"invalid CI job token: the password of {JobTokenUsername} must be the job's CI_JOB_TOKEN ({SecretTokens.JobTokenPrefix}…)");
+        var hash = SecretTokens.Hash(secret);
+        var job = await db.CiJobs.FirstOrDefaultAsync(j => j.TokenHash == hash, cancellationToken);
+        if (job is null || !SecretTokens.HashEquals(job.TokenHash, hash))
+            return Refuse(null, CredentialFailure.Invalid, "invalid CI job token: no job has this token");
+        if (job.FinishedAt is { } finished)
+            return Refuse(job.Id, CredentialFailure.Expired, $"the CI job token of job {job.Id} is no longer valid: the job finished at {finished:yyyy-MM-ddTHH:mm:ssZ}");
+        if (job.ExpiresAt <= Now)
+            return Refuse(job.Id, CredentialFailure.Expired, $"the CI job token of job {job.Id} expired at {job.ExpiresAt:yyyy-MM-ddTHH:mm:ssZ} (its maximum lifetime)");
+        if (job.UserId is { } userId)
+        {
+            var user = await db.Users.Where(u => u.Id == userId).Select(u => new { u.Username, u.IsBlocked }).FirstOrDefaultAsync(cancellationToken);
+            if (user is null || user.IsBlocked)
+                return Refuse(job.Id, CredentialFailure.Blocked, $"the user who started job {job.Id} no longer exists or is blocked");
+        }
+        CiAudit.JobTokenUsed(_audit, job.Id, job.ProjectId, job.UserId, clientAddress);
+        return CredentialResult.Ok(new Principal(PrincipalKind.JobToken, JobTokenUsername)
+        {
+            UserId = job.UserId,
+            ProjectId = job.ProjectId,
+            CredentialId = job.Id,
+            Via = job.TrustId is null ? "job_token" : "oidc",
+        });
+    }
+
+    private async Task<CredentialResult?> CheckRateLimitAsync(string username, string? clientAddress, bool perAccount, CancellationToken cancellationToken)
     {
         var options = limits.Value;
         var since = Now.AddSeconds(-options.WindowSeconds);
         var userKey = "user:" + username.ToLowerInvariant();
-        int perAccount = await db.FailedSignIns.CountAsync(f => f.Key == userKey && f.At > since, cancellationToken);
+        int accountFailures = perAccount ? await db.FailedSignIns.CountAsync(f => f.Key == userKey && f.At > since, cancellationToken) : 0;
         int perAddress = clientAddress is null ? 0 : await db.FailedSignIns.CountAsync(f => f.Key == "ip:" + clientAddress && f.At > since, cancellationToken);
-        if (perAccount >= options.PerAccount || perAddress >= options.PerAddress)
+        if (accountFailures >= options.PerAccount || perAddress >= options.PerAddress)
         {
-            var which = perAccount >= options.PerAccount ? $"account {username}" : $"address {clientAddress}";
+            var which = accountFailures >= options.PerAccount ? $"account {username}" : $"address {clientAddress}";
             return CredentialResult.Fail(CredentialFailure.RateLimited,
                 $"too many failed sign-ins for {which}; try again in {options.WindowSeconds / 60} minutes") with { RetryAfterSeconds = options.WindowSeconds };
         }
         return null;
     }
 
-    private async Task RecordFailureAsync(string username, string? clientAddress, CancellationToken cancellationToken)
+    private async Task RecordFailureAsync(string username, string? clientAddress, bool perAccount, CancellationToken cancellationToken)
     {
         var now = Now;
-        db.FailedSignIns.Add(new FailedSignInEntity { Key = "user:" + username.ToLowerInvariant(), At = now });
+        if (perAccount) db.FailedSignIns.Add(new FailedSignInEntity { Key = "user:" + username.ToLowerInvariant(), At = now });
         if (clientAddress is not null) db.FailedSignIns.Add(new FailedSignInEntity { Key = "ip:" + clientAddress, At = now });
         await db.SaveChangesAsync(cancellationToken);
         db.ChangeTracker.Clear();

@@ -3,9 +3,10 @@ using System.Text.Json;
 namespace Berth.Distribution;
 
 /// <summary>
-/// A parsed and validated manifest: an OCI image manifest or index, or a Docker schema 2 manifest or
-/// manifest list. The bytes themselves are kept elsewhere, unchanged; this is what Berth needs to know
-/// about them (what they reference, their subject, their artifact type).
+/// A parsed and validated manifest: an OCI image manifest or index, a Docker schema 2 manifest or
+/// manifest list, or a Docker schema 1 manifest (<see cref="Schema1"/>). The bytes themselves are kept
+/// elsewhere, unchanged; this is what Berth needs to know about them (what they reference, their subject,
+/// their artifact type, what their digest is computed over).
 /// </summary>
 public sealed class ParsedManifest
 {
@@ -46,12 +47,31 @@ public sealed class ParsedManifest
 
     /// <summary>Manifests that must be present in the repository (index children).</summary>
     public IEnumerable<Descriptor> RequiredManifests => Manifests;
+
+    /// <summary>The schema 1 manifest, for <see cref="MediaTypes.DockerSchema1"/> and
+    /// <see cref="MediaTypes.DockerSchema1Signed"/>; null otherwise.</summary>
+    public Schema1Manifest? Schema1 { get; init; }
+
+    /// <summary>Every blob that must be in the repository, without duplicates: <see cref="RequiredBlobs"/>
+    /// plus, for schema 1, every <c>blobSum</c> (whose sizes a schema 1 manifest does not record).</summary>
+    public IEnumerable<Digest> RequiredBlobDigests =>
+        RequiredBlobs.Select(d => d.Digest).Concat(Schema1?.BlobSums ?? []).Distinct();
+
+    /// <summary>
+    /// The digest that names this manifest: of the bytes as pushed, except for a signed schema 1 manifest,
+    /// whose digest is that of its canonical payload (signatures removed; see <see cref="Schema1Manifest"/>).
+    /// </summary>
+    /// <param name="content">The manifest bytes as pushed.</param>
+    /// <param name="algorithm"><see cref="Digest.Sha256"/> or <see cref="Digest.Sha512"/>.</param>
+    public Digest ComputeDigest(ReadOnlySpan<byte> content, string algorithm = Digest.Sha256) =>
+        Schema1 is { } schema1 ? schema1.ComputeDigest(algorithm) : Digest.Compute(algorithm, content);
 }
 
 /// <summary>
 /// Parses and validates manifests (OCI image spec v1.1 "Image Manifest" and "Image Index"; Docker Image
-/// Manifest V2 Schema 2 and manifest list). Only the JSON shape is checked here; whether the referenced
-/// content exists is checked by the registry.
+/// Manifest V2 Schema 2 and manifest list; Docker Image Manifest V2 Schema 1, signed or unsigned, see
+/// <see cref="Schema1Manifest"/>). Only the JSON shape and schema 1 signatures are checked here; whether the
+/// referenced content exists is checked by the registry.
 /// </summary>
 public static class ManifestParser
 {
@@ -64,8 +84,10 @@ public static class ManifestParser
     /// <param name="content">The manifest bytes exactly as pushed.</param>
     /// <param name="contentType">The request's Content-Type (may be null or a non-manifest type, in which case
     /// the <c>mediaType</c> field decides).</param>
-    /// <exception cref="RegistryException">MANIFEST_INVALID with a detail naming what is wrong.</exception>
-    public static ParsedManifest Parse(ReadOnlyMemory<byte> content, string? contentType)
+    /// <param name="acceptSchema1">False to refuse Docker schema 1 manifests (MANIFEST_INVALID saying so).</param>
+    /// <exception cref="RegistryException">MANIFEST_INVALID with a detail naming what is wrong; MANIFEST_UNVERIFIED
+    /// for a schema 1 manifest whose signatures are malformed or do not verify.</exception>
+    public static ParsedManifest Parse(ReadOnlyMemory<byte> content, string? contentType, bool acceptSchema1 = true)
     {
         if (!System.Text.Unicode.Utf8.IsValid(content.Span)) throw Invalid("manifest is not valid UTF-8");
         JsonDocument doc;
@@ -87,10 +109,27 @@ public static class ManifestParser
             string? fieldType = OptionalString(root, "mediaType");
             int schemaVersion = root.TryGetProperty("schemaVersion", out var sv) && sv.ValueKind == JsonValueKind.Number && sv.TryGetInt32(out var v) ? v : -1;
 
-            if (schemaVersion == 1 || headerType is MediaTypes.DockerSchema1 or MediaTypes.DockerSchema1Signed || fieldType is MediaTypes.DockerSchema1 or MediaTypes.DockerSchema1Signed)
+            bool headerSchema1 = headerType is MediaTypes.DockerSchema1 or MediaTypes.DockerSchema1Signed;
+            if (schemaVersion == 1 || headerSchema1 || fieldType is MediaTypes.DockerSchema1 or MediaTypes.DockerSchema1Signed)
             {
-                throw new RegistryException(ErrorCode.ManifestInvalid, "Docker schema 1 manifests are not accepted by this registry",
-                    new { reason = "schema 1 is not supported; push with a client that speaks schema 2 or OCI" });
+                if (!acceptSchema1)
+                {
+                    throw new RegistryException(ErrorCode.ManifestInvalid,
+                        "Docker schema 1 manifests are disabled on this registry; push with a client that speaks Docker schema 2 or OCI (e.g. Docker 1.10 or later)",
+                        new { reason = "schema 1 pushes are disabled" });
+                }
+                if (schemaVersion != 1)
+                    throw Invalid($"the manifest is declared Docker schema 1 ({headerType ?? fieldType}) but its schemaVersion is not 1");
+                if (headerType is not null && MediaTypes.IsManifest(headerType) && !headerSchema1)
+                    throw Invalid($"Content-Type '{headerType}' does not match the manifest, which is Docker schema 1");
+                var schema1 = Schema1Manifest.Parse(content);
+                if (headerType == MediaTypes.DockerSchema1Signed && !schema1.IsSigned)
+                {
+                    throw new RegistryException(ErrorCode.ManifestUnverified,
+                        $"the manifest is sent as signed ({MediaTypes.DockerSchema1Signed}) but has no signatures; sign it, or send it as {MediaTypes.DockerSchema1}",
+                        new { reason = "no signatures" });
+                }
+                return new ParsedManifest { MediaType = schema1.MediaType, Schema1 = schema1 };
             }
             if (schemaVersion != 2) throw Invalid("schemaVersion must be 2");
 

@@ -7,7 +7,7 @@ namespace Berth.Metadata;
 /// upload sessions exist. Blob bytes live in storage. Table and column names are plain identifiers so
 /// the same raw SQL (upserts on hot paths) runs on SQLite and PostgreSQL.
 /// </summary>
-public sealed class BerthDbContext(DbContextOptions<BerthDbContext> options) : DbContext(options)
+public sealed partial class BerthDbContext(DbContextOptions<BerthDbContext> options) : DbContext(options)
 {
     /// <summary>Repositories.</summary>
     public DbSet<RepositoryEntity> Repositories => Set<RepositoryEntity>();
@@ -49,6 +49,7 @@ public sealed class BerthDbContext(DbContextOptions<BerthDbContext> options) : D
     protected override void OnModelCreating(ModelBuilder b)
     {
         OnIdentityModelCreating(b);
+        OnCiModelCreating(b);
         b.Entity<RepositoryEntity>(e =>
         {
             e.ToTable("repositories");

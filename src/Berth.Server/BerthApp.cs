@@ -6,7 +6,9 @@ using Berth.Server.Auth;
 using Berth.Server.Api;
 using Berth.Server.ApiV4;
 using Berth.Server.Configuration;
+using Berth.Server.Hosting;
 using Berth.Server.Registry;
+using Berth.Server.Web;
 using Berth.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -26,19 +28,23 @@ public static class BerthApp
         builder.Configuration.AddEnvironmentVariables("BERTH_");
         builder.Configuration.AddCommandLine(args);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
-            builder.WebHost.UseUrls(DefaultUrl);
+            builder.WebHost.UseUrls(DeploymentHosting.IsTlsConfigured(builder.Configuration) ? DeploymentHosting.DefaultHttpsUrl : DefaultUrl);
         configure?.Invoke(builder);
+        DeploymentHosting.Configure(builder);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = null; // blobs are streamed; manifests are limited by their handler
             k.AddServerHeader = false;
         });
         AddBerth(builder.Services, builder.Configuration);
+        builder.Services.AddBerthWeb();
         var app = builder.Build();
+        app.UseDeployment();
         app.MapRegistryApi();
         app.MapTokenService();
         app.MapApiV4();
-        app.MapGet("/", () => Results.Text("Berth container registry. The registry API is at /v2/.\n"));
+        app.UseBerthWebErrorPages();
+        app.MapBerthWeb(); // the web UI, "/" included
         return app;
     }
 
@@ -73,6 +79,7 @@ public static class BerthApp
             options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
         });
         services.AddScoped<RegistryService>();
+        services.AddSchema1Support();
         services.AddOptions<RegistryTokenOptions>().BindConfiguration("Auth");
         services.AddOptions<PasswordOptions>().BindConfiguration("Auth:Passwords");
         services.AddOptions<SignInLimitOptions>().BindConfiguration("Auth:SignInLimits");

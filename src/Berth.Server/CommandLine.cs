@@ -14,6 +14,9 @@ internal static class CommandLine
         Options:
           --urls <urls>         listen addresses (default http://127.0.0.1:5000)
           --data-dir <dir>      data folder for the embedded SQLite database and blob files (default ./data)
+          --tls-self-signed     serve HTTPS with a CA and certificate made in <data-dir>/tls (default address
+                                https://127.0.0.1:5443); prints the commands that make clients trust it
+          --version             print the version and exit
           --<Section>:<Key> <v> any configuration key, e.g. --Storage:Type FileSystem
 
         Configuration is also read from appsettings.json and BERTH_-prefixed environment variables
@@ -31,6 +34,8 @@ internal static class CommandLine
             if (a == "--data-dir") { rest.Add("--DataDir"); continue; }
             if (a.StartsWith("--data-dir=", StringComparison.Ordinal)) { rest.Add("--DataDir=" + a["--data-dir=".Length..]); continue; }
             if (a is "-h" or "--help") { verb = "help"; continue; }
+            if (a is "--version" or "-V") { verb = "version"; continue; }
+            if (a == "--tls-self-signed") { rest.Add("--Tls:SelfSigned=true"); continue; }
             rest.Add(a);
         }
         return (verb, rest.ToArray());

@@ -8,6 +8,11 @@ if (verb is "help" or "--help" or "-h")
     Console.WriteLine(CommandLine.Usage + "\n" + Berth.Server.Cli.AdminCommands.Usage);
     return 0;
 }
+if (verb is "version")
+{
+    Console.WriteLine($"berth {Berth.Server.Hosting.BerthVersion.Current}");
+    return 0;
+}
 if (Berth.Server.Cli.AdminCommands.Handles(verb))
 {
     return await Berth.Server.Cli.AdminCommands.RunAsync(verb, hostArgs, Console.In, Console.Out, Console.Error);

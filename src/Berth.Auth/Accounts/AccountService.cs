@@ -169,10 +169,43 @@ public sealed partial class AccountService(BerthDbContext db, PasswordHashing pa
     /// codes (older codes stop working). From then on the user's password is refused outside the web sign-in.
     /// </summary>
     /// <exception cref="AccountException">No such user.</exception>
-    public async Task<TwoFactorSetup> EnableTwoFactorAsync(long userId, CancellationToken cancellationToken)
+    public Task<TwoFactorSetup> EnableTwoFactorAsync(long userId, CancellationToken cancellationToken) =>
+        EnableTwoFactorWithSecretAsync(userId, NewTotpSecret(), cancellationToken);
+
+    /// <summary>A fresh 160-bit TOTP secret (base32), for an enrollment that verifies a first code before
+    /// turning 2FA on (see <see cref="ConfirmTwoFactorAsync"/>).</summary>
+    public static string NewTotpSecret() => Base32Encoding.ToString(KeyGeneration.GenerateRandomKey(20));
+
+    /// <summary>The <c>otpauth://totp/…</c> URI (Key Uri Format) of a secret, for QR codes.</summary>
+    public static string TotpUri(string secret, string username) => new OtpUri(OtpType.Totp, secret, username, TotpIssuer).ToString();
+
+    /// <summary>
+    /// Turns two-factor authentication on with <paramref name="secret"/> (from <see cref="NewTotpSecret"/>),
+    /// but only when <paramref name="code"/> is a current TOTP code of that secret (one step of drift either
+    /// way): the web enrollment's "verify a first code" step.
+    /// </summary>
+    /// <returns>The setup with ten new recovery codes, or null when the code is wrong (nothing changes).</returns>
+    /// <exception cref="AccountException">No such user; the secret is not base32.</exception>
+    public async Task<TwoFactorSetup?> ConfirmTwoFactorAsync(long userId, string secret, string code, CancellationToken cancellationToken)
+    {
+        byte[] key;
+        try
+        {
+            key = Base32Encoding.ToBytes(secret);
+        }
+        catch (ArgumentException)
+        {
+            throw AccountException.Invalid("secret", "the two-factor secret is malformed; start the setup again");
+        }
+        code = code.Trim().Replace(" ", "", StringComparison.Ordinal);
+        if (key.Length < 10 || code.Length != 6 || !code.All(char.IsAsciiDigit)) return null;
+        if (!new Totp(key).VerifyTotp(Now, code, out _, VerificationWindow.RfcSpecifiedNetworkDelay)) return null;
+        return await EnableTwoFactorWithSecretAsync(userId, secret, cancellationToken);
+    }
+
+    private async Task<TwoFactorSetup> EnableTwoFactorWithSecretAsync(long userId, string secret, CancellationToken cancellationToken)
     {
         var user = await TrackedUserAsync(userId, cancellationToken);
-        var secret = Base32Encoding.ToString(KeyGeneration.GenerateRandomKey(20));
         user.TotpSecret = secret;
         user.TwoFactorEnabled = true;
         await db.RecoveryCodes.Where(c => c.UserId == userId).ExecuteDeleteAsync(cancellationToken);
@@ -184,8 +217,7 @@ public sealed partial class AccountService(BerthDbContext db, PasswordHashing pa
             db.RecoveryCodes.Add(new RecoveryCodeEntity { UserId = userId, CodeHash = SecretTokens.Hash(code) });
         }
         await SaveAsync(cancellationToken);
-        var uri = new OtpUri(OtpType.Totp, secret, user.Username, TotpIssuer).ToString();
-        return new TwoFactorSetup(secret, uri, codes);
+        return new TwoFactorSetup(secret, TotpUri(secret, user.Username), codes);
     }
 
     /// <summary>Turns two-factor authentication off and forgets the secret and recovery codes.</summary>

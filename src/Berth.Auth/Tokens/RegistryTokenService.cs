@@ -219,6 +219,12 @@ public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy poli
             if (pat is null || pat.Revoked || pat.ExpiresAt <= now) throw new TokenRejectedException("the personal access token behind this refresh token was revoked or expired");
             p = p with { Scopes = TokenScopes.Parse(pat.Scopes) };
         }
+        if (p.Kind == PrincipalKind.JobToken)
+        {
+            var jid = p.CredentialId;
+            if (!await db.CiJobs.AnyAsync(j => j.Id == jid && j.FinishedAt == null && j.ExpiresAt > now, cancellationToken))
+                throw new TokenRejectedException("the CI job behind this refresh token finished or its job token expired");
+        }
         if (p.Kind == PrincipalKind.DeployToken && p.CredentialId is { } did)
         {
             var dt = await db.DeployTokens.AsNoTracking().FirstOrDefaultAsync(t => t.Id == did, cancellationToken);

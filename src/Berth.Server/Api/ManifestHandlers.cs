@@ -7,7 +7,9 @@ namespace Berth.Server.Api;
 
 /// <summary>Manifest endpoints: <c>GET|HEAD|PUT|DELETE /v2/&lt;name&gt;/manifests/&lt;reference&gt;</c> (OCI
 /// Distribution Spec v1.1, "Pulling manifests", "Pushing manifests", "Deleting tags/manifests").
-/// Manifests are served byte-for-byte as pushed, with their pushed media type and digest.</summary>
+/// Manifests are served byte-for-byte as pushed, with their pushed media type and digest, except to clients
+/// that read only Docker schema 1 (see <see cref="ManifestNegotiation"/>), which get a converted schema 1 for
+/// a Docker schema 2 image pulled by tag.</summary>
 internal static class ManifestHandlers
 {
     public static async Task GetAsync(HttpContext context, RepositoryName name, Reference reference)
@@ -16,6 +18,15 @@ internal static class ManifestHandlers
         var manifest = await registry.GetManifestAsync(name, reference, context.RequestAborted)
             ?? throw new RegistryException(ErrorCode.ManifestUnknown, $"manifest {reference} is not in repository {name}", new { name = name.Value, reference = reference.ToString() });
         var response = context.Response;
+        response.Headers.Vary = "Accept";
+        switch (ManifestNegotiation.Choose(context.Request.Headers.Accept, manifest.MediaType, byTag: !reference.IsDigest))
+        {
+            case ManifestDelivery.ClientTooOld:
+                throw ManifestNegotiation.TooOld(manifest.MediaType, reference.ToString());
+            case ManifestDelivery.ConvertToSchema1 when context.RequestServices.GetRequiredService<IOptions<RegistryOptions>>().Value.Schema1.Convert:
+                manifest = await context.RequestServices.GetRequiredService<Schema1Conversions>().ConvertAsync(name, reference.Tag, manifest, context.RequestAborted);
+                break;
+        }
         var etag = "\"" + manifest.Digest + "\"";
         response.Headers["Docker-Content-Digest"] = manifest.Digest.ToString();
         response.Headers.ETag = etag;

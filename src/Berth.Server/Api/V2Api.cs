@@ -89,6 +89,7 @@ public static partial class V2Api
 
         if (rest.Length == 0)
         {
+            context.Response.Headers[Hosting.BerthVersion.Header] = Hosting.BerthVersion.Current;
             RequireMethod(context, method, "GET", "HEAD");
             await AuthorizeAsync(context, authorizer, null, RegistryActions.None);
             context.Response.ContentType = "application/json";

@@ -35,6 +35,8 @@ public sealed class TokenAuthorizer(IOptions<BerthOptions> berth, IOptions<Regis
             {
                 return Unauthorized(context, scope, ex.Message, "invalid_token");
             }
+            if (verified.Principal.Kind == PrincipalKind.JobToken && !await services.GetRequiredService<Berth.Auth.Ci.CiJobService>().IsActiveAsync(verified.Principal.CredentialId, cancellationToken))
+                return Unauthorized(context, scope, "the CI job token this registry token was issued for is no longer valid: the job finished or its token expired", "invalid_token");
             context.Items[BasicCredentials.PrincipalItem] = verified.Principal;
             if (actions == RegistryActions.None) return AccessDecision.Allow;
             if (actions == RegistryActions.Catalog)

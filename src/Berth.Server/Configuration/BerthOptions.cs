@@ -68,6 +68,30 @@ public sealed class RegistryOptions
 
     /// <summary>Largest <c>n</c> accepted by tag list and catalog pagination.</summary>
     public int MaxPageSize { get; set; } = 10_000;
+
+    /// <summary>Docker schema 1 settings (section <c>Registry:Schema1</c>).</summary>
+    public Schema1Options Schema1 { get; set; } = new();
+}
+
+/// <summary>Docker schema 1 manifests (section <c>Registry:Schema1</c>): legacy pushes, and conversion of
+/// schema 2 images for clients older than Docker 1.10. See docs/manifests.md.</summary>
+public sealed class Schema1Options
+{
+    /// <summary>Accept pushes of schema 1 manifests (signed and unsigned). Default true; when false they are
+    /// refused with MANIFEST_INVALID.</summary>
+    public bool AcceptPush { get; set; } = true;
+
+    /// <summary>Serve a Docker schema 2 image pulled by tag as a converted schema 1 manifest to clients whose
+    /// <c>Accept</c> names no schema 2 or OCI type. Default true.</summary>
+    public bool Convert { get; set; } = true;
+
+    /// <summary>Sign converted manifests (libtrust JWS, as Docker before 1.10 requires). Default true; when
+    /// false they are served unsigned as <c>application/vnd.docker.distribution.manifest.v1+json</c>.</summary>
+    public bool Sign { get; set; } = true;
+
+    /// <summary>A PEM file with the RSA or ECDSA (P-256/P-384/P-521) private key converted manifests are signed
+    /// with. Default: the registry's token-signing key (kept in the database, shared by every replica).</summary>
+    public string? SigningKeyFile { get; set; }
 }
 
 /// <summary>Validates settings at start: a bad value stops the start with a message naming the key and the allowed values.</summary>
@@ -92,6 +116,17 @@ public sealed class OptionsValidator : IValidateOptions<StorageOptions>, IValida
             return ValidateOptionsResult.Fail($"Registry:MaxManifestBytes is {options.MaxManifestBytes}; allowed: 1024 to {Berth.Distribution.ManifestParser.MaxManifestBytes}");
         if (options.MaxPageSize < 1)
             return ValidateOptionsResult.Fail($"Registry:MaxPageSize is {options.MaxPageSize}; it must be at least 1");
+        if (!string.IsNullOrEmpty(options.Schema1.SigningKeyFile))
+        {
+            try
+            {
+                using var key = Berth.Distribution.Schema1SigningKey.FromPem(File.ReadAllText(options.Schema1.SigningKeyFile));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                return ValidateOptionsResult.Fail($"Registry:Schema1:SigningKeyFile '{options.Schema1.SigningKeyFile}' is not a readable PEM file with an RSA or ECDSA (P-256, P-384, P-521) private key: {ex.Message}");
+            }
+        }
         return ValidateOptionsResult.Success;
     }
 

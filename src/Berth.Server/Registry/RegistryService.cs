@@ -1,8 +1,10 @@
 using System.Text.Json;
 using Berth.Distribution;
 using Berth.Metadata;
+using Berth.Server.Configuration;
 using Berth.Storage;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Berth.Server.Registry;
 
@@ -23,7 +25,7 @@ public sealed record Page(IReadOnlyList<string> Items, bool HasMore);
 /// management), over the metadata database and the blob store. Knows nothing of HTTP; refusals are
 /// <see cref="RegistryException"/>s with the spec's codes.
 /// </summary>
-public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock)
+public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock, IOptions<RegistryOptions> options)
 {
     private static readonly Func<BerthDbContext, string, string, IAsyncEnumerable<BlobInfoRow>> BlobQuery =
         EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string digest) =>
@@ -74,6 +76,40 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
             .Where(rb => rb.Digest == d && db.Repositories.Any(r => r.Id == rb.RepositoryId && r.Name == repository.Value))
             .ExecuteDeleteAsync(cancellationToken);
         return n > 0;
+    }
+
+    /// <summary>Reads a small blob of the repository whole (an image config, for schema 1 conversion).</summary>
+    /// <param name="maxBytes">The largest size read, in bytes.</param>
+    /// <returns>Null when the repository cannot serve the blob, its bytes are missing or it is larger than <paramref name="maxBytes"/>.</returns>
+    public async Task<byte[]?> ReadSmallBlobAsync(RepositoryName repository, Digest digest, long maxBytes, CancellationToken cancellationToken)
+    {
+        var blob = await GetBlobAsync(repository, digest, cancellationToken);
+        if (blob is null || blob.Size > maxBytes) return null;
+        try
+        {
+            await using var stream = await blobs.OpenReadAsync(digest, 0, cancellationToken);
+            var content = new byte[blob.Size];
+            await stream.ReadExactlyAsync(content, cancellationToken);
+            return content;
+        }
+        catch (Exception ex) when (ex is StoragePathNotFoundException or EndOfStreamException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Makes sure the repository can serve a blob the registry itself produces (the empty layer of
+    /// converted schema 1 manifests): links it when its bytes are stored, stores and links it otherwise.</summary>
+    public async Task EnsureBlobAsync(RepositoryName repository, Digest digest, byte[] content, CancellationToken cancellationToken)
+    {
+        if (await GetBlobAsync(repository, digest, cancellationToken) is not null && await blobs.StatAsync(digest, cancellationToken) is not null) return;
+        if (await blobs.StatAsync(digest, cancellationToken) is { } stat && stat.Size == content.Length)
+        {
+            long repositoryId = await EnsureRepositoryAsync(repository, cancellationToken);
+            await LinkBlobAsync(repositoryId, digest, content.Length, cancellationToken);
+            return;
+        }
+        await UploadMonolithicAsync(repository, digest, new MemoryStream(content, writable: false), cancellationToken);
     }
 
     /// <summary>Cross-repository mount: links a blob of <paramref name="source"/> into <paramref name="target"/>.</summary>
@@ -196,13 +232,16 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
     /// <summary>
     /// Stores a manifest (PUT): validates it, checks that every blob and child manifest it references is in
     /// the repository, stores the bytes unchanged and moves the tag when the reference is a tag. Nothing
-    /// changes when it is refused.
+    /// changes when it is refused. A Docker schema 1 manifest (accepted unless <c>Registry:Schema1:AcceptPush</c>
+    /// is false) must name this repository, and the pushed tag when pushed by tag; its digest is that of its
+    /// canonical payload (<see cref="ParsedManifest.ComputeDigest"/>).
     /// </summary>
-    /// <exception cref="RegistryException">MANIFEST_INVALID, MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID.</exception>
+    /// <exception cref="RegistryException">MANIFEST_INVALID, MANIFEST_UNVERIFIED, TAG_INVALID, MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID.</exception>
     public async Task<PutManifestResult> PutManifestAsync(RepositoryName repository, Reference reference, byte[] content, string? contentType, CancellationToken cancellationToken)
     {
-        var manifest = ManifestParser.Parse(content, contentType);
-        var digest = Digest.Compute(reference.IsDigest ? reference.Digest.Algorithm : Digest.Sha256, content);
+        var manifest = ManifestParser.Parse(content, contentType, options.Value.Schema1.AcceptPush);
+        manifest.Schema1?.CheckTarget(repository, reference.IsDigest ? null : reference.Tag);
+        var digest = manifest.ComputeDigest(content, reference.IsDigest ? reference.Digest.Algorithm : Digest.Sha256);
         if (reference.IsDigest && digest != reference.Digest)
         {
             throw new RegistryException(ErrorCode.DigestInvalid, $"the manifest's digest is {digest}, not {reference.Digest}",
@@ -213,17 +252,22 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         long repositoryId = await FindRepositoryAsync(repository, cancellationToken) ?? -1;
 
         var requiredBlobs = manifest.RequiredBlobs.ToList();
-        if (requiredBlobs.Count > 0)
+        var requiredBlobDigests = manifest.RequiredBlobDigests.ToList();
+        if (requiredBlobDigests.Count > 0)
         {
-            var wanted = requiredBlobs.Select(d => d.Digest.ToString()).Distinct().ToList();
+            var wanted = requiredBlobDigests.Select(d => d.ToString()).ToList();
             var present = await (from rb in db.RepositoryBlobs
                                  join b in db.Blobs on rb.Digest equals b.Digest
                                  where rb.RepositoryId == repositoryId && wanted.Contains(rb.Digest)
                                  select new { b.Digest, b.Size }).ToDictionaryAsync(x => x.Digest, x => x.Size, cancellationToken);
+            foreach (var d in requiredBlobDigests)
+            {
+                if (!present.ContainsKey(d.ToString()))
+                    throw new RegistryException(ErrorCode.ManifestBlobUnknown, $"blob {d} is not in repository {repository}; push it (or mount it) before the manifest", new { digest = d.ToString() });
+            }
             foreach (var d in requiredBlobs)
             {
-                if (!present.TryGetValue(d.Digest.ToString(), out var size))
-                    throw new RegistryException(ErrorCode.ManifestBlobUnknown, $"blob {d.Digest} is not in repository {repository}; push it (or mount it) before the manifest", new { digest = d.Digest.ToString() });
+                var size = present[d.Digest.ToString()];
                 if (size != d.Size)
                     throw new RegistryException(ErrorCode.ManifestInvalid, $"descriptor of {d.Digest} says {d.Size} bytes but the blob has {size}", new { digest = d.Digest.ToString(), declared = d.Size, actual = size });
             }
@@ -254,7 +298,7 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
             ON CONFLICT ("RepositoryId", "Digest") DO NOTHING
             """, cancellationToken);
         long manifestId = await db.Manifests.Where(m => m.RepositoryId == repositoryId && m.Digest == digestText).Select(m => m.Id).FirstAsync(cancellationToken);
-        foreach (var child in requiredBlobs.Select(d => (d.Digest, IsManifest: false)).Concat(requiredManifests.Select(d => (d.Digest, IsManifest: true))).DistinctBy(x => x.Digest))
+        foreach (var child in requiredBlobDigests.Select(d => (Digest: d, IsManifest: false)).Concat(requiredManifests.Select(d => (d.Digest, IsManifest: true))).DistinctBy(x => x.Digest))
         {
             var childDigest = child.Digest.ToString();
             await db.Database.ExecuteSqlInterpolatedAsync($"""

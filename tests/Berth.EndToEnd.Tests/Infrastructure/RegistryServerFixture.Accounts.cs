@@ -68,7 +68,11 @@ public sealed partial class RegistryServerFixture
             await CreateGroupAsync(segment, "private", parent, cancellationToken);
             parent = parent is null ? segment : $"{parent}/{segment}";
         }
-        await CreateProjectAsync(parent, segments[^1], "private", cancellationToken);
+        var project = await CreateProjectAsync(parent, segments[^1], "private", cancellationToken);
+        if (project != RepositoryPrefix)
+        {
+            throw new InvalidOperationException($"BERTH_E2E_REPOSITORY_PREFIX '{RepositoryPrefix}' must be <group>[/<subgroup>…]/<project>; got project {project}");
+        }
         _provisioned = true;
         AppendLog($"=== provisioned {RepositoryPrefix} (private, registry on) as {RootUsername}");
     }

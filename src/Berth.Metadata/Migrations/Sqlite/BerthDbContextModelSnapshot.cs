@@ -34,6 +34,68 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.ToTable("blobs", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.CiJobEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("CapUserId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("RunnerId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Subject")
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TokenHash")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("TrustId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("UserId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CapUserId");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("ProjectId");
+
+                    b.HasIndex("RunnerId");
+
+                    b.HasIndex("TokenHash")
+                        .IsUnique();
+
+                    b.HasIndex("TrustId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("ci_jobs", (string)null);
+                });
+
             modelBuilder.Entity("Berth.Metadata.DeployTokenEntity", b =>
                 {
                     b.Property<long>("Id")
@@ -113,6 +175,24 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.HasKey("Key");
 
                     b.ToTable("instance_settings", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.JobTokenAllowlistEntity", b =>
+                {
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("SourceProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("ProjectId", "SourceProjectId");
+
+                    b.HasIndex("SourceProjectId");
+
+                    b.ToTable("job_token_allowlist", (string)null);
                 });
 
             modelBuilder.Entity("Berth.Metadata.ManifestEntity", b =>
@@ -427,6 +507,46 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.ToTable("repositories", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.RunnerEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("ContactedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("CreatorId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("ProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TokenHash")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId");
+
+                    b.HasIndex("TokenHash")
+                        .IsUnique();
+
+                    b.ToTable("ci_runners", (string)null);
+                });
+
             modelBuilder.Entity("Berth.Metadata.SigningKeyEntity", b =>
                 {
                     b.Property<string>("Id")
@@ -476,6 +596,53 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.HasIndex("ManifestId");
 
                     b.ToTable("tags", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.TrustedIdentityEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Audience")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("CreatorId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Description")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Issuer")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("JwksJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("JwksUrl")
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("RulesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId");
+
+                    b.ToTable("ci_trusted_identities", (string)null);
                 });
 
             modelBuilder.Entity("Berth.Metadata.UploadSessionEntity", b =>
@@ -553,11 +720,55 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.ToTable("users", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.CiJobEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.UserEntity", null)
+                        .WithMany()
+                        .HasForeignKey("CapUserId")
+                        .OnDelete(DeleteBehavior.Cascade);
+
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Berth.Metadata.RunnerEntity", null)
+                        .WithMany()
+                        .HasForeignKey("RunnerId")
+                        .OnDelete(DeleteBehavior.SetNull);
+
+                    b.HasOne("Berth.Metadata.TrustedIdentityEntity", null)
+                        .WithMany()
+                        .HasForeignKey("TrustId")
+                        .OnDelete(DeleteBehavior.SetNull);
+
+                    b.HasOne("Berth.Metadata.UserEntity", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade);
+                });
+
             modelBuilder.Entity("Berth.Metadata.DeployTokenEntity", b =>
                 {
                     b.HasOne("Berth.Metadata.ProjectEntity", null)
                         .WithMany()
                         .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Berth.Metadata.JobTokenAllowlistEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("SourceProjectId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
@@ -654,6 +865,14 @@ namespace Berth.Metadata.Migrations.Sqlite
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Berth.Metadata.RunnerEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade);
+                });
+
             modelBuilder.Entity("Berth.Metadata.TagEntity", b =>
                 {
                     b.HasOne("Berth.Metadata.ManifestEntity", null)
@@ -665,6 +884,15 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.HasOne("Berth.Metadata.RepositoryEntity", null)
                         .WithMany()
                         .HasForeignKey("RepositoryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Berth.Metadata.TrustedIdentityEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
