@@ -93,6 +93,7 @@ public static class BerthApp
                 ? new AnonymousAuthorizer(sp.GetRequiredService<IOptions<AuthOptions>>())
                 : ActivatorUtilities.CreateInstance<TokenAuthorizer>(sp));
         services.AddBerthAccounts();
+        Berth.Auth.Ci.CiServiceCollectionExtensions.AddBerthCi(services);
         services.AddHostedService<BerthInitializer>();
     }
 

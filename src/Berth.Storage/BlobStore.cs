@@ -10,7 +10,9 @@ namespace Berth.Storage;
 /// produce them. Bytes are hashed while they stream in; a blob becomes visible at its digest's path only
 /// after its digest checked out, by a move of the finished upload (so a crash never leaves a partial blob).
 /// Upload sessions are plain files and survive restarts; the running SHA-256 state is cached per session
-/// in this process and rebuilt from the stored bytes when another process (or replica) continues it.
+/// in this process. When another process (or replica) appended in between, this one reads back only the bytes it
+/// has not hashed yet (all of them when it never saw the session), so chunks alternating between two replicas
+/// cost each replica one extra read of the chunks the other one received.
 /// </summary>
 public sealed class BlobStore
 {
@@ -51,7 +53,20 @@ public sealed class BlobStore
     {
         await using var writer = await _driver.OpenWriterAsync(StorageLayout.UploadData(sessionId), append: false, cancellationToken);
         await writer.CommitAsync(cancellationToken);
+        PruneIdleSessions();
         _sessions[sessionId] = new SessionState();
+    }
+
+    /// <summary>Forgets the cached hash state of sessions idle for an hour (finished on another replica, or abandoned);
+    /// a session that comes back later is re-hashed from its stored bytes.</summary>
+    private void PruneIdleSessions()
+    {
+        long now = Environment.TickCount64;
+        foreach (var (id, state) in _sessions)
+        {
+            if (now - state.LastUsed > 3_600_000 && state.Lock.CurrentCount == 1 && _sessions.TryRemove(id, out var removed))
+                removed.Hash?.Dispose();
+        }
     }
 
     /// <summary>Bytes received so far by an upload session; null when the session has no data file.</summary>
@@ -154,7 +169,16 @@ public sealed class BlobStore
 
     private async Task EnsureHashAsync(Guid sessionId, SessionState state, long size, CancellationToken cancellationToken)
     {
+        state.LastUsed = Environment.TickCount64;
         if (state.Hash is not null && state.Valid && state.Offset == size) return;
+        if (state.Hash is not null && state.Valid && state.Offset < size)
+        {
+            // Another replica appended after the bytes this process hashed: hash only what it added.
+            await using var added = await _driver.OpenReadAsync(StorageLayout.UploadData(sessionId), state.Offset, cancellationToken);
+            await HashStreamAsync(added, state.Hash, size - state.Offset, cancellationToken);
+            state.Offset = size;
+            return;
+        }
         // Rebuild the running hash from the stored bytes (another process appended, or we restarted).
         state.Hash?.Dispose();
         state.Hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -265,6 +289,7 @@ public sealed class BlobStore
         public IncrementalHash? Hash { get; set; }
         public long Offset { get; set; }
         public bool Valid { get; set; }
+        public long LastUsed { get; set; } = Environment.TickCount64;
     }
 }
 

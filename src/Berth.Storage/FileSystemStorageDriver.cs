@@ -7,7 +7,7 @@ namespace Berth.Storage;
 /// writers write to a unique <c>.tmp</c> sibling that is renamed into place on commit, so a reader never
 /// sees half a file at a committed path. Paths that would resolve outside the root are refused.
 /// </summary>
-public sealed class FileSystemStorageDriver : IStorageDriver
+public sealed class FileSystemStorageDriver : IStorageDriver, IStorageChecks
 {
     private const int BufferSize = 1 << 16;
     private readonly string _root;
@@ -170,6 +170,13 @@ public sealed class FileSystemStorageDriver : IStorageDriver
 
     /// <inheritdoc/>
     public string? GetLocalFilePath(string path) => Full(path);
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<StorageCheckResult>> RunChecksAsync(StorageCheckDepth depth, CancellationToken cancellationToken) =>
+        GenericStorageChecks.RunAsync(this, depth, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<DateTimeOffset?> GetServerTimeAsync(CancellationToken cancellationToken) => Task.FromResult<DateTimeOffset?>(null);
 
     private sealed class Writer(FileSystemStorageDriver driver, string path, string target, string file, FileStream stream) : IStorageWriter
     {

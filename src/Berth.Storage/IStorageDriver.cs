@@ -87,8 +87,18 @@ public sealed class StorageBackendException(string backend, string operation, st
     /// <summary>The backend name, e.g. <c>filesystem</c> or <c>s3</c>.</summary>
     public string Backend { get; } = backend;
 
-    /// <summary>The operation, e.g. <c>write</c>.</summary>
+    /// <summary>The operation, e.g. <c>write</c> or <c>HeadObject</c>.</summary>
     public string Operation { get; } = operation;
+
+    /// <summary>The path the operation was on.</summary>
+    public string StoragePath { get; } = path;
+
+    /// <summary>What to grant when the backend refused for lack of permission (e.g.
+    /// <c>s3:GetObject on arn:aws:s3:::bucket/prefix/*</c>); null when the failure is not a permission problem.</summary>
+    public string? Grant { get; init; }
+
+    /// <summary>True when the backend refused the operation for lack of permission (HTTP 403, EACCES).</summary>
+    public bool IsAccessDenied { get; init; }
 }
 
 /// <summary>Driver path rules shared by every driver.</summary>

@@ -93,6 +93,23 @@ public class Schema1ConverterTests
     }
 
     [Fact]
+    public void Conversion_matches_what_CNCF_Distribution_serves_for_the_same_image()
+    {
+        // Fixtures recorded from CNCF Distribution 2.8.2 (see Schema1Tests.DistributionConverted): a umoci-built
+        // image (one layer, then an empty-layer config change) pushed as Docker schema 2 to test/hello:v2, and what
+        // Distribution served a client without an Accept header.
+        var config = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestData", "distribution-converted.config.json"));
+        var served = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestData", "distribution-converted.manifest.json"));
+        var layer = new Descriptor(DockerLayer, Digest.Parse("sha256:6e3616b4765f9d5c45d3ad2417cac149e75527430e4a903f1b981afaf8ee4dd8"), 151);
+
+        var conversion = Schema1Converter.Convert(RepositoryName.Parse("test/hello"), Tag.Parse("v2"), config, [layer]);
+
+        Assert.Equal(Encoding.UTF8.GetString(Schema1Jws.ExtractPayload(served)), Encoding.UTF8.GetString(conversion.Payload));
+        Assert.Equal("sha256:d7c4c649afbc4c1c7874e34a4c0119b526b784cde255bc537cdae43bd6b79b8e", Digest.ComputeSha256(conversion.Payload).ToString());
+        Assert.True(conversion.UsesEmptyLayer);
+    }
+
+    [Fact]
     public void Conversion_is_deterministic()
     {
         Assert.Equal(Convert(Config, Layer('1'), Layer('2')).Conversion.Payload, Convert(Config, Layer('1'), Layer('2')).Conversion.Payload);

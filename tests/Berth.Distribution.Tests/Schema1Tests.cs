@@ -9,17 +9,43 @@ namespace Berth.Distribution.Tests;
 /// <summary>Docker schema 1 manifests: parsing, the digest rule, libtrust JWS verification and signing.</summary>
 public class Schema1Tests
 {
-    /// <summary>
-    /// A real signed schema 1 manifest (ES256, libtrust jwk with kid) of <c>mitr/busybox:latest</c>, pushed by
-    /// Docker 1.8: containers/image's test fixture <c>internal/manifest/testdata/v2s1.manifest.json</c>
-    /// (github.com/containers/image). Its digest is given in containers/image's <c>manifest_test.go</c>
-    /// (TestComputeDigest / TestDigest: <c>sha256:7364fea9…f000</c>, canonical payload of 5480 bytes), and
-    /// <c>skopeo manifest-digest</c> (skopeo 1.9.3) prints the same for this file.
-    /// </summary>
-    private static byte[] KnownSigned() => File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestData", "containers-image-v2s1.manifest.json"));
+    private static byte[] Fixture(string name) => File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestData", name));
 
-    private const string KnownDigest = "sha256:7364fea9d84ee548ab67d4c46c6006289800c98de3fbf8c0a97138dfcc23f000";
-    private const string KnownKeyId = "OZ45:U3IG:TDOI:PMBD:NGP2:LDIW:II2U:PSBI:MMCZ:YZUP:TUUO:XPZT";
+    /// <summary>
+    /// containers/image's test fixture <c>internal/manifest/testdata/v2s1.manifest.json</c>
+    /// (github.com/containers/image): a schema 1 manifest of <c>mitr/busybox:latest</c> pushed by Docker 1.8.
+    /// containers/image's <c>manifest_test.go</c> gives its digest, <c>sha256:7364fea9…f000</c> (canonical payload of
+    /// 5480 bytes), and <c>skopeo manifest-digest</c> (skopeo 1.9.3) prints the same for this file. Its signature
+    /// does not verify (checked independently with Python's <c>cryptography</c>): the fixture was edited after it
+    /// was signed, and containers/image never verifies signatures. A real-world tampered manifest, then.
+    /// </summary>
+    private static byte[] ContainersImageFixture() => Fixture("containers-image-v2s1.manifest.json");
+
+    private const string ContainersImageDigest = "sha256:7364fea9d84ee548ab67d4c46c6006289800c98de3fbf8c0a97138dfcc23f000";
+
+    /// <summary>
+    /// A genuinely signed schema 1 manifest (compact JSON, ES256 libtrust signature with a throw-away key) that
+    /// skopeo 1.9.3 wrote when pushing a umoci-built image with <c>skopeo copy --format v2s1</c> to
+    /// <c>test/hello:v1</c> on CNCF Distribution 2.8.2 (Debian's docker-registry, schema 1 enabled), read back with
+    /// <c>skopeo inspect --raw</c>. Distribution answered <c>Docker-Content-Digest: sha256:26c0cd64…ba04</c>, and
+    /// <c>skopeo manifest-digest</c> prints the same.
+    /// </summary>
+    private static byte[] SkopeoSigned() => Fixture("skopeo-v2s1.manifest.json");
+
+    private const string SkopeoDigest = "sha256:26c0cd64afd7bbdacc87aafa8b2250375b5146675f25782dbc1fe9f80f22ba04";
+
+    /// <summary>
+    /// What CNCF Distribution 2.8.2 (schema 1 enabled) served for <c>GET /v2/test/hello/manifests/v2</c> without an
+    /// Accept header, where <c>v2</c> is the Docker schema 2 form of the same image (config in
+    /// <c>distribution-converted.config.json</c>, one layer <c>sha256:6e3616b4…4dd8</c>): its on-the-fly conversion,
+    /// pretty-printed and signed by the registry's libtrust key, served with
+    /// <c>Docker-Content-Digest: sha256:d7c4c649…9b8e</c> (skopeo manifest-digest agrees).
+    /// </summary>
+    private static byte[] DistributionConverted() => Fixture("distribution-converted.manifest.json");
+
+    private const string DistributionDigest = "sha256:d7c4c649afbc4c1c7874e34a4c0119b526b784cde255bc537cdae43bd6b79b8e";
+    private const string DistributionKeyId = "QHEW:ZWCY:JJH7:OVLR:WQD7:ZXK3:HU73:IL3S:LUU6:YW7R:O6PL:W4SV";
+
     private const string Layer1 = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
     private const string Layer2 = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
 
@@ -68,30 +94,58 @@ public class Schema1Tests
         return Encoding.UTF8.GetBytes(text.Replace(from, to));
     }
 
-    // ---- the digest rule, with a known manifest ----
+    // ---- the digest rule, with known manifests ----
 
     [Fact]
-    public void Known_signed_manifest_has_the_digest_of_its_canonical_payload()
+    public void Known_manifest_digest_is_the_digest_of_its_canonical_payload()
     {
-        var content = KnownSigned();
+        var content = ContainersImageFixture();
+
+        var payload = Schema1Jws.ExtractPayload(content);
+
+        Assert.Equal(ContainersImageDigest, Digest.ComputeSha256(payload).ToString());
+        Assert.NotEqual(ContainersImageDigest, Digest.ComputeSha256(content).ToString()); // not the digest of the bytes as pushed
+        Assert.Equal(5480, payload.Length);
+        Assert.Equal(content.AsSpan(0, 5478).ToArray(), payload[..5478]);
+        Assert.Equal("\n}"u8.ToArray(), payload[5478..]);
+        // ... and its signature does not cover that payload: refused.
+        var ex = Refused(content, ErrorCode.ManifestUnverified);
+        Assert.Contains("OZ45:U3IG:TDOI:PMBD:NGP2:LDIW:II2U:PSBI:MMCZ:YZUP:TUUO:XPZT", ex.Message);
+    }
+
+    [Fact]
+    public void Skopeo_signed_manifest_verifies_and_has_its_known_digest()
+    {
+        var content = SkopeoSigned();
 
         var parsed = ManifestParser.Parse(content, MediaTypes.DockerSchema1Signed);
 
         Assert.Equal(MediaTypes.DockerSchema1Signed, parsed.MediaType);
-        Assert.Equal(KnownDigest, parsed.ComputeDigest(content).ToString());
-        Assert.NotEqual(KnownDigest, Digest.ComputeSha256(content).ToString()); // not the digest of the bytes as pushed
+        Assert.Equal(SkopeoDigest, parsed.ComputeDigest(content).ToString());
+        Assert.NotEqual(SkopeoDigest, Digest.ComputeSha256(content).ToString());
         var schema1 = Assert.IsType<Schema1Manifest>(parsed.Schema1);
-        Assert.Equal(5480, schema1.Payload.Length);
-        Assert.Equal(content.AsSpan(0, 5478).ToArray(), schema1.Payload[..5478].ToArray());
-        Assert.Equal("\n}"u8.ToArray(), schema1.Payload[5478..].ToArray());
-        Assert.Equal("mitr/busybox", schema1.Name);
-        Assert.Equal("latest", schema1.Tag);
+        Assert.Equal("test/hello", schema1.Name);
+        Assert.Equal("v1", schema1.Tag);
         Assert.Equal("amd64", schema1.Architecture);
-        Assert.Equal(3, schema1.BlobSums.Count);
-        Assert.Equal(3, schema1.History.Count);
+        Assert.Equal([Schema1Converter.EmptyLayerDigest.ToString(), "sha256:6e3616b4765f9d5c45d3ad2417cac149e75527430e4a903f1b981afaf8ee4dd8"],
+            schema1.BlobSums.Select(d => d.ToString()));
         var signature = Assert.Single(schema1.Signatures);
-        Assert.Equal(new Schema1Signature("ES256", KnownKeyId, FromCertificate: false), signature);
+        Assert.Equal("ES256", signature.Algorithm);
+        using var doc = JsonDocument.Parse(content);
+        Assert.Equal(doc.RootElement.GetProperty("signatures")[0].GetProperty("header").GetProperty("jwk").GetProperty("kid").GetString(), signature.KeyId);
         Assert.Equal("sha512", parsed.ComputeDigest(content, Digest.Sha512).Algorithm);
+    }
+
+    [Fact]
+    public void Distribution_converted_manifest_verifies_and_has_its_known_digest()
+    {
+        var content = DistributionConverted();
+
+        var schema1 = Schema1Manifest.Parse(content);
+
+        Assert.Equal(DistributionDigest, schema1.ComputeDigest().ToString());
+        Assert.Equal(new Schema1Signature("ES256", DistributionKeyId, FromCertificate: false), Assert.Single(schema1.Signatures));
+        Assert.Equal("v2", schema1.Tag);
     }
 
     [Fact]
@@ -99,19 +153,19 @@ public class Schema1Tests
     {
         foreach (var contentType in new string?[] { null, "application/json", MediaTypes.DockerSchema1, MediaTypes.DockerSchema1Signed })
         {
-            var parsed = ManifestParser.Parse(KnownSigned(), contentType);
+            var parsed = ManifestParser.Parse(DistributionConverted(), contentType);
             Assert.Equal(MediaTypes.DockerSchema1Signed, parsed.MediaType);
-            Assert.Equal(KnownDigest, parsed.ComputeDigest(KnownSigned()).ToString());
+            Assert.Equal(DistributionDigest, parsed.ComputeDigest(DistributionConverted()).ToString());
         }
     }
 
     [Fact]
     public void Schema1_blobs_are_required_once_each_and_have_no_sizes()
     {
-        var parsed = ManifestParser.Parse(KnownSigned(), null);
+        var parsed = ManifestParser.Parse(Unsigned(blobSums: [Layer1, Layer2, Layer1]), null);
 
         Assert.Empty(parsed.RequiredBlobs);
-        Assert.Equal(["sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"], parsed.RequiredBlobDigests.Select(d => d.ToString()));
+        Assert.Equal([Layer1, Layer2], parsed.RequiredBlobDigests.Select(d => d.ToString()));
         Assert.Null(parsed.EffectiveArtifactType);
         Assert.Null(parsed.Subject);
     }
@@ -135,26 +189,25 @@ public class Schema1Tests
     public void Changing_the_signed_content_is_MANIFEST_UNVERIFIED()
     {
         // Same length, so formatLength still lands on the closing brace: only the signature can tell.
-        var tampered = Replace(KnownSigned(), "\"architecture\": \"amd64\"", "\"architecture\": \"arm64\"");
+        var tampered = Replace(DistributionConverted(), "\"architecture\": \"amd64\"", "\"architecture\": \"arm64\"");
 
         var ex = Refused(tampered, ErrorCode.ManifestUnverified);
 
         Assert.Contains("does not verify", ex.Message);
-        Assert.Contains(KnownKeyId, ex.Message);
+        Assert.Contains(DistributionKeyId, ex.Message);
     }
 
     [Fact]
     public void A_corrupted_signature_value_is_MANIFEST_UNVERIFIED()
     {
-        var tampered = Replace(KnownSigned(), "dV1paJ3Ck1Ph4FcE", "dV1paJ3Ck1Ph4FcF");
-
-        Refused(tampered, ErrorCode.ManifestUnverified);
+        Refused(Replace(DistributionConverted(), "\"signature\": \"mNsEbPcvWC", "\"signature\": \"mNsEbPcvWD"), ErrorCode.ManifestUnverified);
+        Refused(Replace(SkopeoSigned(), "\"signature\":\"", "\"signature\":\"AAAA"), ErrorCode.ManifestUnverified);
     }
 
     [Fact]
     public void A_kid_that_is_not_the_keys_libtrust_id_is_MANIFEST_UNVERIFIED()
     {
-        var tampered = Replace(KnownSigned(), KnownKeyId, "AAAA:U3IG:TDOI:PMBD:NGP2:LDIW:II2U:PSBI:MMCZ:YZUP:TUUO:XPZT");
+        var tampered = Replace(DistributionConverted(), DistributionKeyId, "AAAA:ZWCY:JJH7:OVLR:WQD7:ZXK3:HU73:IL3S:LUU6:YW7R:O6PL:W4SV");
 
         var ex = Refused(tampered, ErrorCode.ManifestUnverified);
 
@@ -166,21 +219,23 @@ public class Schema1Tests
     [InlineData("\"alg\": \"ES256\"", "\"alg\": \"RS256\"")]
     [InlineData("\"crv\": \"P-256\"", "\"crv\": \"P-384\"")]
     [InlineData("\"kty\": \"EC\"", "\"kty\": \"OKP\"")]
-    [InlineData("\"x\": \"ReC5c0J9tgXSdUL4_xzEt5RsD8kFt2wWSgJcpAcOQx8\"", "\"x\": \"ReC5c0J9tgXSdUL4_xzEt5RsD8kFt2wWSgJcpAcOQx9\"")]
+    [InlineData("\"x\": \"0pg2nqvpEYZSbqk-rm1GVMJoBQ_3m4Aa_XIopedFQio\"", "\"x\": \"0pg2nqvpEYZSbqk-rm1GVMJoBQ_3m4Aa_XIopedFQi\"")]
+    [InlineData("\"x\": \"0pg2nqvpEYZSbqk-rm1GVMJoBQ_3m4Aa_XIopedFQio\"", "\"x\": \"1pg2nqvpEYZSbqk-rm1GVMJoBQ_3m4Aa_XIopedFQio\"")]
     [InlineData("\"jwk\": {", "\"jwx\": {")]
     [InlineData("\"protected\": \"eyJ", "\"protected\": \"!!!")]
-    [InlineData("\"protected\": \"eyJmb3JtYXRMZW5ndGgiOjU0NzgsImZvcm1hdFRhaWwiOiJDbjAiLCJ0aW1lIjoiMjAxNi0wNC0xOFQyMDo1NDo0MloifQ\"",
-                "\"protected\": \"eyJmb3JtYXRMZW5ndGgiOjk5OTk5LCJmb3JtYXRUYWlsIjoiQ24wIn0\"")] // formatLength 99999
-    [InlineData("\"signature\": \"dV1p", "\"signature\": 7, \"x\": \"")]
+    [InlineData("\"protected\": \"eyJmb3JtYXRMZW5ndGgiOjk1NiwiZm9ybWF0VGFpbCI6IkNuMCIsInRpbWUiOiIyMDI2LTExLTMwVDAyOjAyOjAxWiJ9\"",
+                "\"protected\": \"eyJmb3JtYXRMZW5ndGgiOjk5OTk5LCJmb3JtYXRUYWlsIjoiQ24wIn0\"")] // {"formatLength":99999,"formatTail":"Cn0"}
+    [InlineData("\"signature\": \"mNsE", "\"signature\": 7, \"x\": \"")]
+    [InlineData("\"header\": {", "\"header\": [], \"h\": {")]
     public void Malformed_signature_blocks_are_MANIFEST_UNVERIFIED(string from, string to)
     {
-        Refused(Replace(KnownSigned(), from, to), ErrorCode.ManifestUnverified);
+        Refused(Replace(DistributionConverted(), from, to), ErrorCode.ManifestUnverified);
     }
 
     [Fact]
     public void Content_outside_the_signed_payload_is_refused()
     {
-        var text = Encoding.UTF8.GetString(KnownSigned());
+        var text = Encoding.UTF8.GetString(DistributionConverted());
         var extraMember = Encoding.UTF8.GetBytes(text[..text.LastIndexOf('}')] + ",\n   \"extra\": 1\n}");
         var duplicateLayers = Encoding.UTF8.GetBytes(text[..text.LastIndexOf('}')] + ",\n   \"fsLayers\": []\n}");
 
@@ -257,7 +312,7 @@ public class Schema1Tests
     [Fact]
     public void Schema1_can_be_switched_off()
     {
-        var ex = Assert.Throws<RegistryException>(() => ManifestParser.Parse(KnownSigned(), MediaTypes.DockerSchema1Signed, acceptSchema1: false));
+        var ex = Assert.Throws<RegistryException>(() => ManifestParser.Parse(SkopeoSigned(), MediaTypes.DockerSchema1Signed, acceptSchema1: false));
 
         Assert.Same(ErrorCode.ManifestInvalid, ex.Code);
         Assert.Contains("schema 1", ex.Message);

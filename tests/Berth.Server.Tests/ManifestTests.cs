@@ -13,16 +13,24 @@ public sealed class ManifestTests(BerthFactory factory) : IClassFixture<BerthFac
 {
     private readonly HttpClient _client = factory.CreateRegistryClient();
 
+    /// <summary>What a current client (skopeo, Docker ≥ 1.10, podman) accepts; without it a Docker schema 2 manifest
+    /// pulled by tag is converted to schema 1 (see Schema1Tests).</summary>
+    private static readonly string ModernAccept = string.Join(", ", Media.OciManifest, Media.OciIndex, Media.DockerManifest, Media.DockerManifestList);
+
     private async Task AssertServedAsync(string repo, string reference, PushedManifest expected)
     {
-        using var get = await _client.GetAsync($"/v2/{repo}/manifests/{reference}");
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v2/{repo}/manifests/{reference}");
+        request.Headers.TryAddWithoutValidation("Accept", ModernAccept);
+        using var get = await _client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
         Assert.Equal(expected.Content, await get.Content.ReadAsByteArrayAsync());
         Assert.Equal(expected.MediaType, get.Content.Headers.ContentType?.ToString());
         Assert.Equal(expected.Digest, get.Header("Docker-Content-Digest"));
         Assert.Equal(expected.Content.Length, get.Content.Headers.ContentLength);
 
-        using var head = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/v2/{repo}/manifests/{reference}"));
+        using var headRequest = new HttpRequestMessage(HttpMethod.Head, $"/v2/{repo}/manifests/{reference}");
+        headRequest.Headers.TryAddWithoutValidation("Accept", ModernAccept);
+        using var head = await _client.SendAsync(headRequest);
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
         Assert.Equal(expected.MediaType, head.Content.Headers.ContentType?.ToString());
         Assert.Equal(expected.Digest, head.Header("Docker-Content-Digest"));

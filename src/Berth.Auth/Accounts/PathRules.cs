@@ -20,7 +20,7 @@ public static partial class PathRules
     [
         "-", "api", "v2", "jwt", "oauth", "admin", "help", "explore", "dashboard", "users", "groups", "projects",
         "search", "assets", "static", "health", "healthz", "metrics", "login", "logout", "sign_in", "sign_up",
-        "profile", "settings", ".well-known", "favicon.ico", "robots.txt", "ci",
+        "profile", "settings", ".well-known", "favicon.ico", "robots.txt", "ci", "gitlab-ci-token",
     ];
 
     [GeneratedRegex("^[a-zA-Z0-9_][a-zA-Z0-9_.-]*$", RegexOptions.CultureInvariant)]

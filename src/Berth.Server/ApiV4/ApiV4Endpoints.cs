@@ -20,6 +20,7 @@ public static partial class ApiV4Endpoints
         MapMembers(api, "projects");
         MapTokens(api);
         MapNamespaces(api);
+        MapCi(app, api);
         api.Map("/{**path}", Handler(_ => Task.FromResult<IResult>(Results.Json(new { error = "404 Not Found" }, Representer.Json, "application/json", statusCode: 404))));
         app.MapPost("/oauth/token", Handler(OAuthTokenAsync)).AddEndpointFilter(HandleErrorsAsync).ExcludeFromDescription().DisableAntiforgery();
         return app;

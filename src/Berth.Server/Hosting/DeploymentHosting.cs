@@ -42,6 +42,7 @@ public static class DeploymentHosting
         services.AddOptions<TlsOptions>().BindConfiguration("Tls").ValidateOnStart();
         services.AddOptions<ProxyOptions>().BindConfiguration("Proxy").ValidateOnStart();
 
+        builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves https:// addresses off otherwise
         builder.WebHost.ConfigureKestrel(kestrel =>
             kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http1AndHttp2));
 

@@ -78,8 +78,8 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         return n > 0;
     }
 
-    /// <summary>Reads a small blob of the repository whole (an image config, for schema 1 conversion).</summary>
-    /// <param name="maxBytes">The largest size read, in bytes.</param>
+    /// <summary>Reads a small blob of the repository whole (an image config, for schema 1 conversion); the
+    /// largest size read is <paramref name="maxBytes"/> bytes.</summary>
     /// <returns>Null when the repository cannot serve the blob, its bytes are missing or it is larger than <paramref name="maxBytes"/>.</returns>
     public async Task<byte[]?> ReadSmallBlobAsync(RepositoryName repository, Digest digest, long maxBytes, CancellationToken cancellationToken)
     {

@@ -131,8 +131,9 @@ public sealed class BerthServer : IAsyncDisposable
             {
                 await Task.Delay(200); // let the output readers drain
                 var output = server.Output;
+                var exitCode = process.ExitCode;
                 await server.DisposeAsync();
-                throw new InvalidOperationException($"berth exited with code {process.ExitCode} before listening:\n{output}");
+                throw new InvalidOperationException($"berth exited with code {exitCode} before listening:\n{output}");
             }
             try
             {
