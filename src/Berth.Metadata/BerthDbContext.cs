@@ -50,6 +50,7 @@ public sealed partial class BerthDbContext(DbContextOptions<BerthDbContext> opti
     {
         OnIdentityModelCreating(b);
         OnCiModelCreating(b);
+        OnScaleOutModelCreating(b);
         b.Entity<RepositoryEntity>(e =>
         {
             e.ToTable("repositories");

@@ -66,6 +66,7 @@ public static class BerthApp
         {
             var data = sp.GetRequiredService<IOptions<BerthOptions>>().Value;
             var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
+            if (storage.IsS3) return new Berth.Storage.S3.S3StorageDriver(storage.S3);
             var root = storage.FileSystem.RootDirectory ?? Path.Combine(data.DataDir, "storage");
             return new FileSystemStorageDriver(Path.GetFullPath(root));
         });
@@ -74,8 +75,15 @@ public static class BerthApp
         {
             var data = sp.GetRequiredService<IOptions<BerthOptions>>().Value;
             var db = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-            var connection = db.ConnectionString ?? $"Data Source={Path.GetFullPath(Path.Combine(data.DataDir, "berth.db"))};Default Timeout=30;Pooling=True";
-            options.UseSqlite(connection);
+            if (db.IsPostgreSql)
+            {
+                Berth.Metadata.PostgreSql.PostgreSqlMetadata.UsePostgreSqlMetadata(options, db.ConnectionString!);
+            }
+            else
+            {
+                var connection = db.ConnectionString ?? $"Data Source={Path.GetFullPath(Path.Combine(data.DataDir, "berth.db"))};Default Timeout=30;Pooling=True";
+                options.UseSqlite(connection);
+            }
             options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
         });
         services.AddScoped<RegistryService>();

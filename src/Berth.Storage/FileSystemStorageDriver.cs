@@ -55,10 +55,11 @@ public sealed class FileSystemStorageDriver : IStorageDriver, IStorageChecks
         {
             throw new StorageBackendException(Name, "read", path, ex);
         }
-        if (offset < 0 || offset > stream.Length)
+        long length = stream.Length;
+        if (offset < 0 || offset > length)
         {
             stream.Dispose();
-            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"offset outside file of {stream.Length} bytes");
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"offset outside file of {length} bytes");
         }
         stream.Position = offset;
         return Task.FromResult<Stream>(stream);

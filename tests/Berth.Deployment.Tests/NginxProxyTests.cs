@@ -77,6 +77,14 @@ public sealed class NginxProxyTests(ITestOutputHelper output)
         Assert.DoesNotContain($":{berth.Port}", string.Join('\n', urls.Select(u => u.Url)), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_reverse_proxy_guide_shows_the_tested_nginx_config_verbatim()
+    {
+        var documented = await File.ReadAllTextAsync(Path.Combine(Repository.Root, "docs", "reverse-proxy.md"));
+        var tested = await File.ReadAllTextAsync(Nginx.DocumentedConfigPath);
+        Assert.Contains("```nginx\n" + tested + "```", documented, StringComparison.Ordinal);
+    }
+
     private async Task PushAndPullAsync(HttpClient client, Uri external, string repository, List<(string What, string Url)> urls)
     {
         var clock = Stopwatch.StartNew();

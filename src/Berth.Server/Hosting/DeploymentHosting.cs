@@ -2,7 +2,6 @@ using System.Net;
 using System.Security.Authentication;
 using Berth.Server.Configuration;
 using Microsoft.AspNetCore.HttpOverrides;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
 namespace Berth.Server.Hosting;
@@ -42,9 +41,9 @@ public static class DeploymentHosting
         services.AddOptions<TlsOptions>().BindConfiguration("Tls").ValidateOnStart();
         services.AddOptions<ProxyOptions>().BindConfiguration("Proxy").ValidateOnStart();
 
-        builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves https:// addresses off otherwise
-        builder.WebHost.ConfigureKestrel(kestrel =>
-            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http1AndHttp2));
+        // The slim builder leaves https:// addresses off otherwise. Kestrel's default protocols (HTTP/1.1 and
+        // HTTP/2) stay: on https:// addresses clients get HTTP/2 by ALPN, on http:// ones HTTP/1.1.
+        builder.WebHost.UseKestrelHttpsConfiguration();
 
         var tls = configuration.GetSection("Tls").Get<TlsOptions>() ?? new TlsOptions();
         if (!tls.IsConfigured || (tls.SelfSigned && !string.IsNullOrWhiteSpace(tls.CertificatePath)))

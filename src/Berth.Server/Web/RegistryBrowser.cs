@@ -71,7 +71,8 @@ public sealed class RegistryBrowser(BerthDbContext db)
             var s = search.Trim().ToLowerInvariant();
             query = query.Where(r => r.Name.Contains(s));
         }
-        return await Summaries(query).OrderBy(r => r.Name).ToListAsync(cancellationToken);
+        var rows = await Summaries(query.OrderBy(r => r.Name)).ToListAsync(cancellationToken);
+        return rows.OrderBy(r => r.Name, StringComparer.Ordinal).ToList();
     }
 
     /// <summary>One repository of a project by name, or null.</summary>

@@ -21,7 +21,7 @@ public static class WebUi
             options.RootDirectory = "/Web/Pages";
             options.Conventions.AuthorizeFolder("/", WebAuth.SignedInPolicy);
             options.Conventions.AuthorizeFolder("/Admin", WebAuth.AdminPolicy);
-            foreach (var page in new[] { "/Index", "/Error", "/Users/SignIn", "/Users/TwoFactor", "/Users/SignUp", "/Groups/Show",
+            foreach (var page in new[] { "/Index", "/Users/SignIn", "/Users/TwoFactor", "/Users/SignUp", "/Groups/Show",
                                          "/Projects/Show", "/Projects/Registry", "/Projects/Repository" })
                 options.Conventions.AllowAnonymousToPage(page);
         });
@@ -47,8 +47,41 @@ public static class WebUi
     {
         app.UseWhen(
             context => !ApiPrefixes.Any(p => context.Request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase)),
-            branch => branch.UseStatusCodePagesWithReExecute("/-/error/{0}"));
+            branch => branch.UseStatusCodePages(context => WriteErrorPageAsync(context.HttpContext)));
         return app;
+    }
+
+    /// <summary>Writes the error page of a 4xx/5xx answer that has no body yet.</summary>
+    private static async Task WriteErrorPageAsync(HttpContext context)
+    {
+        int code = context.Response.StatusCode;
+        var (heading, explanation) = code switch
+        {
+            400 => ("Bad request", "The form was incomplete or has expired. Go back, reload the page and try again."),
+            403 => ("Forbidden", "You do not have the role needed for this. Ask a Maintainer of the project or an administrator."),
+            404 => ("Not found", "There is nothing here, or you are not allowed to see it. If it is a private project, sign in first."),
+            405 => ("Method not allowed", "This address does not take that kind of request."),
+            _ => ("Something went wrong", "The server could not answer this request. Try again; if it keeps happening, tell an administrator."),
+        };
+        context.Response.ContentType = "text/html; charset=utf-8";
+        context.Response.Headers["Content-Security-Policy"] = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+        context.Response.Headers["X-Content-Type-Options"] = "nosniff";
+        var css = WebPaths.Asset("berth.css");
+        await context.Response.WriteAsync($$"""
+            <!DOCTYPE html>
+            <html lang="en">
+            <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>{{heading}} · Berth</title><link rel="stylesheet" href="{{css}}"></head>
+            <body>
+            <header class="topbar"><a class="brand" href="/">{{Icons.Anchor}}<span>Berth</span></a></header>
+            <main id="main"><section class="hero">
+            <h1>{{code}} · {{heading}}</h1>
+            <p>{{explanation}}</p>
+            <div class="actions"><a class="btn btn-primary" href="/">Go to your projects</a> <a class="btn" href="/users/sign_in">Sign in</a></div>
+            </section></main>
+            </body>
+            </html>
+            """, context.RequestAborted);
     }
 
     /// <summary>Maps the pages and the assets.</summary>

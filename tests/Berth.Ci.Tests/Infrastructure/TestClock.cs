@@ -1,18 +1,11 @@
 namespace Berth.Ci.Tests.Infrastructure;
 
-/// <summary>A clock the test moves: starts at the real time, then only moves when told.</summary>
+/// <summary>A clock the test can move forward: the real time plus an offset that only grows when told.</summary>
 public sealed class TestClock : TimeProvider
 {
-    private DateTimeOffset _now = DateTimeOffset.UtcNow;
-    private readonly object _lock = new();
+    private long _offsetTicks;
 
-    public override DateTimeOffset GetUtcNow()
-    {
-        lock (_lock) return _now;
-    }
+    public override DateTimeOffset GetUtcNow() => DateTimeOffset.UtcNow.AddTicks(Interlocked.Read(ref _offsetTicks));
 
-    public void Advance(TimeSpan by)
-    {
-        lock (_lock) _now += by;
-    }
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _offsetTicks, by.Ticks);
 }

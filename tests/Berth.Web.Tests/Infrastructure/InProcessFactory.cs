@@ -25,7 +25,7 @@ public sealed partial class InProcessFactory : WebApplicationFactory<Program>
         builder.UseSetting("RootPassword", RootPassword);
         builder.UseSetting("Auth:Mode", "token");
         builder.UseSetting("Auth:Passwords:Iterations", "1000");
-        builder.ConfigureLogging(logging => logging.ClearProviders());
+        if (Environment.GetEnvironmentVariable("BERTH_WEB_TEST_LOGS") != "1") builder.ConfigureLogging(logging => logging.ClearProviders());
     }
 
     protected override void Dispose(bool disposing)

@@ -177,6 +177,25 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.ToTable("instance_settings", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.JobLeaseEntity", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Holder")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Name");
+
+                    b.ToTable("job_leases", (string)null);
+                });
+
             modelBuilder.Entity("Berth.Metadata.JobTokenAllowlistEntity", b =>
                 {
                     b.Property<long>("ProjectId")
