@@ -51,7 +51,11 @@ public sealed record VerifiedToken(Principal Principal, IReadOnlyList<AccessEntr
 }
 
 /// <summary>Thrown when a token is refused; the message says why (expired, not yet valid, unknown key, …) and is safe to show.</summary>
-public sealed class TokenRejectedException(string message) : Exception(message);
+public sealed class TokenRejectedException(string message) : Exception(message)
+{
+    /// <summary>True when the token names a signing key (kid) the registry does not know.</summary>
+    public bool UnknownKey { get; init; }
+}
 
 /// <summary>
 /// Issues and verifies registry tokens per the Docker token authentication spec ("Token Authentication
@@ -155,8 +159,21 @@ public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy poli
 
     private async Task<VerifiedToken> VerifyAsync(string token, string audience, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await VerifyAsync(token, audience, reloadKeys: false, cancellationToken);
+        }
+        catch (TokenRejectedException ex) when (ex.UnknownKey)
+        {
+            // Signed by a key another replica made or rotated since this one last read the keys: read them again.
+            return await VerifyAsync(token, audience, reloadKeys: true, cancellationToken);
+        }
+    }
+
+    private async Task<VerifiedToken> VerifyAsync(string token, string audience, bool reloadKeys, CancellationToken cancellationToken)
+    {
         var o = options.Value;
-        var verificationKeys = await keys.GetVerificationKeysAsync(TimeSpan.FromDays(Math.Max(1, o.RefreshTokenLifetimeDays)), cancellationToken);
+        var verificationKeys = await keys.GetVerificationKeysAsync(TimeSpan.FromDays(Math.Max(1, o.RefreshTokenLifetimeDays)), cancellationToken, reloadKeys);
         var parameters = new TokenValidationParameters
         {
             ValidIssuer = o.Issuer,
@@ -188,7 +205,7 @@ public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy poli
                 _ when result.Exception?.InnerException is TokenRejectedException r2 => r2,
                 SecurityTokenInvalidAudienceException => new TokenRejectedException($"the token is for another service (audience); this registry is '{audience}'"),
                 SecurityTokenInvalidIssuerException => new TokenRejectedException($"the token was issued by another issuer; this registry trusts '{o.Issuer}'"),
-                SecurityTokenSignatureKeyNotFoundException => new TokenRejectedException("the token is signed with a key this registry does not know (kid); it was issued by another server, or its key was retired long ago"),
+                SecurityTokenSignatureKeyNotFoundException => new TokenRejectedException("the token is signed with a key this registry does not know (kid); it was issued by another server, or its key was retired long ago") { UnknownKey = true },
                 SecurityTokenInvalidAlgorithmException => new TokenRejectedException("the token's signing algorithm is not accepted (only RS256)"),
                 SecurityTokenInvalidSignatureException => new TokenRejectedException("the token's signature is invalid"),
                 SecurityTokenNoExpirationException => new TokenRejectedException("the token has no expiry"),

@@ -64,9 +64,13 @@ public sealed class SigningKeyStore(IServiceScopeFactory scopes, TimeProvider cl
 
     /// <summary>Every key that may still verify a token: active keys and keys retired less than
     /// <paramref name="maxTokenAge"/> ago.</summary>
-    public async Task<IReadOnlyList<SigningKey>> GetVerificationKeysAsync(TimeSpan maxTokenAge, CancellationToken cancellationToken)
+    /// <param name="maxTokenAge">How long a retired key keeps verifying.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <param name="reload">Read the keys from the database now instead of from the 30-second cache (a token names a
+    /// key this replica has not seen: another replica created or rotated it a moment ago).</param>
+    public async Task<IReadOnlyList<SigningKey>> GetVerificationKeysAsync(TimeSpan maxTokenAge, CancellationToken cancellationToken, bool reload = false)
     {
-        var keys = await GetKeysAsync(cancellationToken);
+        var keys = await GetKeysAsync(cancellationToken, force: reload);
         var cutoff = clock.GetUtcNow().UtcDateTime - maxTokenAge;
         return keys.Where(k => k.RetiredAt is null || k.RetiredAt > cutoff).ToList();
     }
