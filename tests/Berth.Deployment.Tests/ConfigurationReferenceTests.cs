@@ -51,14 +51,20 @@ public sealed partial class ConfigurationReferenceTests
         var reached = new HashSet<Type>();
         foreach (var root in roots)
         {
-            foreach (var leaf in Leaves(root, [], reached))
+            var leaves = Leaves(root, [], reached).ToList();
+            var keys = leaves.ToDictionary(l => l, l => FindBindingKey(app.Services, configuration, root, l, docs.Keys));
+            // The section this class binds at, from a documented sibling, for the hint below.
+            var section = keys.Where(k => k.Value is not null)
+                .Select(k => k.Value![..^string.Join(':', k.Key.Select(p => p.Name)).Length])
+                .FirstOrDefault() ?? "<Section>:";
+            foreach (var leaf in leaves)
             {
-                var key = FindBindingKey(app.Services, configuration, root, leaf, docs.Keys);
+                var key = keys[leaf];
                 var name = $"{root.Name}.{string.Join('.', leaf.Select(p => p.Name))}";
                 if (key is null)
                 {
-                    problems.Add($"{name} ({DefaultText(root, leaf)}) has no row in docs/configuration.md whose key binds to it " +
-                                 $"(expected a row like | `<Section>:{string.Join(':', leaf.Select(p => p.Name))}` | {DefaultText(root, leaf)} | … |)");
+                    problems.Add($"{name} has no row in docs/configuration.md whose key binds to it " +
+                                 $"(expected: | `{section}{string.Join(':', leaf.Select(p => p.Name))}` | {DefaultText(root, leaf)} | … |)");
                     continue;
                 }
                 bound.Add(key);

@@ -44,6 +44,13 @@ public static class DeploymentHosting
         // The slim builder leaves https:// addresses off otherwise. Kestrel's default protocols (HTTP/1.1 and
         // HTTP/2) stay: on https:// addresses clients get HTTP/2 by ALPN, on http:// ones HTTP/1.1.
         builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // HTTP/2 flow control: with the defaults (768 KiB per stream) one layer upload over a 50 ms path
+            // tops out near 15 MB/s; 8 MiB windows let a single push fill a fast link.
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 16 << 20;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 8 << 20;
+        });
 
         var tls = configuration.GetSection("Tls").Get<TlsOptions>() ?? new TlsOptions();
         if (!tls.IsConfigured || (tls.SelfSigned && !string.IsNullOrWhiteSpace(tls.CertificatePath)))

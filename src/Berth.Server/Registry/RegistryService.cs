@@ -27,28 +27,37 @@ public sealed record Page(IReadOnlyList<string> Items, bool HasMore);
 /// </summary>
 public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock, IOptions<RegistryOptions> options)
 {
-    private static readonly Func<BerthDbContext, string, string, IAsyncEnumerable<BlobInfoRow>> BlobQuery =
-        EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string digest) =>
-            from rb in ctx.RepositoryBlobs
-            join r in ctx.Repositories on rb.RepositoryId equals r.Id
-            join b in ctx.Blobs on rb.Digest equals b.Digest
-            where r.Name == repository && rb.Digest == digest
-            select new BlobInfoRow(b.Digest, b.Size));
+    // Compiled once per EF model: a process may hold more than one (SQLite and PostgreSQL side by side in the
+    // metadata tests, or a database migration), and a compiled query is bound to the model it first ran with.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, CompiledQueries> QueriesByModel = new();
 
-    private static readonly Func<BerthDbContext, string, string, IAsyncEnumerable<ManifestRow>> ManifestByTagQuery =
-        EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string tag) =>
-            from t in ctx.Tags
-            join r in ctx.Repositories on t.RepositoryId equals r.Id
-            join m in ctx.Manifests on t.ManifestId equals m.Id
-            where r.Name == repository && t.Name == tag
-            select new ManifestRow(m.Digest, m.MediaType, m.Content, m.SubjectDigest));
+    private CompiledQueries Queries => QueriesByModel.GetValue(db.Model, _ => new CompiledQueries());
 
-    private static readonly Func<BerthDbContext, string, string, IAsyncEnumerable<ManifestRow>> ManifestByDigestQuery =
-        EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string digest) =>
-            from m in ctx.Manifests
-            join r in ctx.Repositories on m.RepositoryId equals r.Id
-            where r.Name == repository && m.Digest == digest
-            select new ManifestRow(m.Digest, m.MediaType, m.Content, m.SubjectDigest));
+    private sealed class CompiledQueries
+    {
+        public readonly Func<BerthDbContext, string, string, IAsyncEnumerable<BlobInfoRow>> BlobQuery =
+            EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string digest) =>
+                from rb in ctx.RepositoryBlobs
+                join r in ctx.Repositories on rb.RepositoryId equals r.Id
+                join b in ctx.Blobs on rb.Digest equals b.Digest
+                where r.Name == repository && rb.Digest == digest
+                select new BlobInfoRow(b.Digest, b.Size));
+
+        public readonly Func<BerthDbContext, string, string, IAsyncEnumerable<ManifestRow>> ManifestByTagQuery =
+            EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string tag) =>
+                from t in ctx.Tags
+                join r in ctx.Repositories on t.RepositoryId equals r.Id
+                join m in ctx.Manifests on t.ManifestId equals m.Id
+                where r.Name == repository && t.Name == tag
+                select new ManifestRow(m.Digest, m.MediaType, m.Content, m.SubjectDigest));
+
+        public readonly Func<BerthDbContext, string, string, IAsyncEnumerable<ManifestRow>> ManifestByDigestQuery =
+            EF.CompileAsyncQuery((BerthDbContext ctx, string repository, string digest) =>
+                from m in ctx.Manifests
+                join r in ctx.Repositories on m.RepositoryId equals r.Id
+                where r.Name == repository && m.Digest == digest
+                select new ManifestRow(m.Digest, m.MediaType, m.Content, m.SubjectDigest));
+    }
 
     private sealed record BlobInfoRow(string Digest, long Size);
     private sealed record ManifestRow(string Digest, string MediaType, byte[] Content, string? SubjectDigest);
@@ -60,7 +69,7 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
     /// <summary>The blob if <paramref name="repository"/> may serve it; null otherwise (even when other repositories have it).</summary>
     public async Task<BlobInfo?> GetBlobAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
     {
-        await foreach (var row in BlobQuery(db, repository.Value, digest.ToString()).WithCancellation(cancellationToken))
+        await foreach (var row in Queries.BlobQuery(db, repository.Value, digest.ToString()).WithCancellation(cancellationToken))
         {
             return new BlobInfo(digest, row.Size);
         }
@@ -220,8 +229,8 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
     public async Task<ManifestRecord?> GetManifestAsync(RepositoryName repository, Reference reference, CancellationToken cancellationToken)
     {
         var rows = reference.IsDigest
-            ? ManifestByDigestQuery(db, repository.Value, reference.Digest.ToString())
-            : ManifestByTagQuery(db, repository.Value, reference.Tag.Value);
+            ? Queries.ManifestByDigestQuery(db, repository.Value, reference.Digest.ToString())
+            : Queries.ManifestByTagQuery(db, repository.Value, reference.Tag.Value);
         await foreach (var row in rows.WithCancellation(cancellationToken))
         {
             return new ManifestRecord(Digest.Parse(row.Digest), row.MediaType, row.Content, row.SubjectDigest);
