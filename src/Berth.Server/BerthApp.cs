@@ -7,6 +7,7 @@ using Berth.Server.Api;
 using Berth.Server.ApiV4;
 using Berth.Server.Configuration;
 using Berth.Server.Hosting;
+using Berth.Server.Observability;
 using Berth.Server.Registry;
 using Berth.Server.Web;
 using Berth.Storage;
@@ -29,6 +30,7 @@ public static class BerthApp
         builder.Configuration.AddCommandLine(args);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
             builder.WebHost.UseUrls(DeploymentHosting.IsTlsConfigured(builder.Configuration) ? DeploymentHosting.DefaultHttpsUrl : DefaultUrl);
+        builder.AddBerthLogging();
         configure?.Invoke(builder);
         DeploymentHosting.Configure(builder);
         builder.WebHost.ConfigureKestrel(k =>
@@ -39,7 +41,10 @@ public static class BerthApp
         AddBerth(builder.Services, builder.Configuration);
         builder.Services.AddBerthWeb();
         var app = builder.Build();
+        app.UseRequestTracking(); // first: request id, log scope, access log, HTTP metrics
         app.UseDeployment();
+        app.MapHealthEndpoints();
+        app.MapBerthHealthRoutes();
         app.MapRegistryApi();
         app.MapTokenService();
         app.MapApiV4();
@@ -103,6 +108,8 @@ public static class BerthApp
         services.AddBerthAccounts();
         Berth.Auth.Ci.CiServiceCollectionExtensions.AddBerthCi(services);
         services.AddHostedService<BerthInitializer>();
+        services.AddBerthMetrics(configuration);
+        services.AddBerthHealth(); // after the initializer: the start-up storage check runs on a migrated database
     }
 
 }

@@ -6,10 +6,12 @@ internal static class CommandLine
     public const string Usage = """
         Usage: berth [serve] [options]
                berth user|token <subcommand> … [options]
+               berth doctor [options]
 
         Commands:
           serve                 run the registry (default)
           user, token           admin commands (below); they use the same configuration as serve
+          doctor                checks configuration, database, clocks and every storage operation
 
         Options:
           --urls <urls>         listen addresses (default http://127.0.0.1:5000)

@@ -5,13 +5,17 @@ using Microsoft.Extensions.Options;
 var (verb, hostArgs) = CommandLine.Split(args);
 if (verb is "help" or "--help" or "-h")
 {
-    Console.WriteLine(CommandLine.Usage + "\n" + Berth.Server.Cli.AdminCommands.Usage);
+    Console.WriteLine(CommandLine.Usage + "\n" + Berth.Server.Cli.AdminCommands.Usage + "\n" + Berth.Server.Cli.DoctorCommand.Usage);
     return 0;
 }
 if (verb is "version")
 {
     Console.WriteLine($"berth {Berth.Server.Hosting.BerthVersion.Current}");
     return 0;
+}
+if (verb is "doctor")
+{
+    return await Berth.Server.Cli.DoctorCommand.RunAsync(hostArgs, Console.Out, Console.Error);
 }
 if (Berth.Server.Cli.AdminCommands.Handles(verb))
 {

@@ -9,6 +9,9 @@ namespace Berth.Server.Api;
 /// "Pulling blobs", "Deleting blobs"), with single-range requests answered 206.</summary>
 internal static class BlobHandlers
 {
+    /// <summary>How long a presigned redirect URL stays valid.</summary>
+    private static readonly TimeSpan RedirectLifetime = TimeSpan.FromMinutes(20);
+
     public static async Task GetAsync(HttpContext context, RepositoryName name, Digest digest)
     {
         var ct = context.RequestAborted;
@@ -49,6 +52,15 @@ internal static class BlobHandlers
         if (HttpMethods.IsHead(context.Request.Method)) return;
 
         var store = context.RequestServices.GetRequiredService<BlobStore>();
+        if (response.StatusCode == StatusCodes.Status200OK
+            && await store.GetRedirectUrlAsync(digest, RedirectLifetime, ct) is { } redirect)
+        {
+            // Storage:S3:Redirect: the client downloads from the object store with a presigned URL.
+            response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+            response.Headers.Location = redirect.AbsoluteUri;
+            response.ContentLength = 0;
+            return;
+        }
         var local = store.GetLocalFilePath(digest);
         try
         {

@@ -54,10 +54,24 @@ public static partial class V2Api
         catch (StorageBackendException ex)
         {
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Registry")
-                .LogError(ex, "Storage backend {Backend} failed during {Operation}", ex.Backend, ex.Operation);
+                .LogError(ex, "Storage backend {Backend} failed during {Operation}; {Grant}", ex.Backend, ex.Operation,
+                    ex.Grant is null ? "not a permission problem" : "grant " + ex.Grant + " (then check with 'berth doctor')");
+            Observability.BerthMetrics.StorageError(ex.Backend, ex.Operation);
+            // The client learns that the storage backend refused and which operation; the permission to grant (it
+            // names the bucket) is for the administrator, in the log and in 'berth doctor'.
+            var what = ex.IsAccessDenied
+                ? $"the storage backend ({ex.Backend}) refused {ex.Operation} (access denied): the registry's storage credentials lack a permission; an administrator can run 'berth doctor'"
+                : $"the storage backend ({ex.Backend}) failed to {ex.Operation}";
             await WriteErrorAsync(context, new RegistryException(ErrorCode.Unavailable,
-                $"the storage backend ({ex.Backend}) failed to {ex.Operation}; see the server log for request {context.TraceIdentifier}",
-                new { component = "storage", backend = ex.Backend, operation = ex.Operation, requestId = context.TraceIdentifier }));
+                $"{what}; see the server log for request {context.TraceIdentifier}",
+                new { component = "storage", backend = ex.Backend, operation = ex.Operation, accessDenied = ex.IsAccessDenied, requestId = context.TraceIdentifier }));
+        }
+        catch (Exception ex) when (Observability.ErrorComponents.IsDatabaseFailure(ex) && !context.Response.HasStarted)
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Registry")
+                .LogError(ex, "Database failed on {Method} {Path}", context.Request.Method, context.Request.Path);
+            await WriteErrorAsync(context, new RegistryException(ErrorCode.Unavailable,
+                $"the metadata database failed; see the server log for request {context.TraceIdentifier}", new { component = "database" }));
         }
         catch (BadHttpRequestException ex)
         {
@@ -228,7 +242,8 @@ public static partial class V2Api
         if (response.HasStarted) return;
         response.StatusCode = error.Status;
         response.Headers[ApiVersionHeader] = "registry/2.0";
-        var body = JsonSerializer.SerializeToUtf8Bytes(new ErrorEnvelope([new ErrorBody(error.Code.Code, error.Message, error.Detail)]), ErrorJson);
+        var detail = Observability.ErrorComponents.Enrich(error.Detail, error.Code, context.TraceIdentifier, ErrorJson);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new ErrorEnvelope([new ErrorBody(error.Code.Code, error.Message, detail)]), ErrorJson);
         response.ContentType = "application/json; charset=utf-8";
         response.ContentLength = body.Length;
         if (!HttpMethods.IsHead(context.Request.Method)) await response.Body.WriteAsync(body, context.RequestAborted);

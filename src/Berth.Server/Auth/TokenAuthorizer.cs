@@ -38,6 +38,7 @@ public sealed class TokenAuthorizer(IOptions<BerthOptions> berth, IOptions<Regis
             if (verified.Principal.Kind == PrincipalKind.JobToken && !await services.GetRequiredService<Berth.Auth.Ci.CiJobService>().IsActiveAsync(verified.Principal.CredentialId, cancellationToken))
                 return Unauthorized(context, scope, "the CI job token this registry token was issued for is no longer valid: the job finished or its token expired", "invalid_token");
             context.Items[BasicCredentials.PrincipalItem] = verified.Principal;
+            context.Items[Observability.RequestTracking.TokenIdItem] = verified.TokenId;
             if (actions == RegistryActions.None) return AccessDecision.Allow;
             if (actions == RegistryActions.Catalog)
             {
@@ -71,7 +72,7 @@ public sealed class TokenAuthorizer(IOptions<BerthOptions> berth, IOptions<Regis
                 if (result.Failure == CredentialFailure.RateLimited)
                 {
                     context.Response.Headers.RetryAfter = result.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    return new AccessDecision(false, new RegistryException(ErrorCode.TooManyRequests, result.Message, new { component = "token service" }));
+                    return new AccessDecision(false, new RegistryException(ErrorCode.TooManyRequests, result.Message, new { component = "rate limit" }));
                 }
                 return Unauthorized(context, scope, result.Message, null);
             }

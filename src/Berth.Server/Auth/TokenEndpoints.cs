@@ -96,9 +96,10 @@ internal static class TokenEndpoints
         var access = await tokens.GrantAsync(principal, scopes, context.RequestAborted);
         var issued = await tokens.IssueAsync(principal, access, context.RequestAborted);
         string? refresh = offline ? await tokens.IssueRefreshTokenAsync(principal, context.RequestAborted) : null;
+        Observability.BerthMetrics.TokenOutcome("issued");
         loggers.CreateLogger("Berth.TokenService").LogInformation(
-            "Token issued to {Subject} ({Kind} via {Via}) asked {Asked} granted {Granted}",
-            principal.Name, principal.Kind, principal.Via,
+            "Token {TokenId} issued to {Subject} ({Kind} via {Via}) asked {Asked} granted {Granted}",
+            new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(issued.Token).Id, principal.Name, principal.Kind, principal.Via,
             string.Join(' ', scopes.Select(s => s.ToString())),
             string.Join(' ', access.Select(a => $"{a.Type}:{a.Name}:{string.Join(',', a.Actions)}")));
         context.Response.Headers.CacheControl = "no-store";
@@ -117,9 +118,11 @@ internal static class TokenEndpoints
     {
         if (result.Failure == CredentialFailure.RateLimited)
         {
+            Observability.BerthMetrics.TokenOutcome("rate_limited");
             context.Response.Headers.RetryAfter = result.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return WriteErrorAsync(context, 429, "TOOMANYREQUESTS", result.Message);
+            return WriteErrorAsync(context, 429, "TOOMANYREQUESTS", result.Message, "rate limit");
         }
+        Observability.BerthMetrics.TokenOutcome("refused");
         context.Response.Headers.WWWAuthenticate = "Basic realm=\"Berth token service\"";
         return WriteErrorAsync(context, 401, "UNAUTHORIZED", result.Message);
     }
@@ -129,16 +132,18 @@ internal static class TokenEndpoints
             username, BasicCredentials.ClientAddress(context), result.Failure, result.Message);
 
     /// <summary>Writes <c>{"errors":[{"code","message"}]}</c> plus a top-level <c>details</c>, as Docker clients print it.</summary>
-    internal static Task WriteErrorAsync(HttpContext context, int status, string code, string message)
+    internal static Task WriteErrorAsync(HttpContext context, int status, string code, string message, string component = "token service")
     {
         context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(new { errors = new[] { new { code, message, detail = new { component = "token service" } } } });
+        return context.Response.WriteAsJsonAsync(new { errors = new[] { new { code, message, detail = new { component, requestId = context.TraceIdentifier } } } });
     }
 
+    /// <summary>An OAuth2 error (RFC 6749 §5.2), plus the refusing component and the request id.</summary>
     private static Task WriteOAuthErrorAsync(HttpContext context, int status, string error, string description)
     {
+        Observability.BerthMetrics.TokenOutcome(status == 401 ? "refused" : "invalid_request");
         context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(new { error, error_description = description });
+        return context.Response.WriteAsJsonAsync(new { error, error_description = description, component = "token service", requestId = context.TraceIdentifier });
     }
 
     private static async Task JwksAsync(HttpContext context, SigningKeyStore keys, RegistryTokenService tokens)

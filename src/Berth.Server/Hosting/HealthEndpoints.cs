@@ -142,7 +142,7 @@ public static class HealthEndpoints
 /// error naming the operation and the permission to grant, and the replica stays not ready (see
 /// <c>/-/health/ready</c>) instead of failing its first push with a bare 403. It does not stop the start.
 /// </summary>
-internal sealed class StartupStorageCheck(IStorageDriver driver, ReadinessCheck readiness, ILogger<StartupStorageCheck> logger) : IHostedService
+internal sealed class StartupStorageCheck(IStorageDriver driver, ILogger<StartupStorageCheck> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -157,7 +157,6 @@ internal sealed class StartupStorageCheck(IStorageDriver driver, ReadinessCheck 
         {
             logger.LogError("Storage check failed at start-up: {Detail}. {Failures}. Run 'berth doctor' for every operation", entry.Detail, string.Join("; ", entry.Failures ?? []));
         }
-        _ = readiness; // the readiness endpoint runs the same check on demand
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -1,0 +1,82 @@
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace Berth.Server.Observability;
+
+/// <summary>Metrics settings (section <c>Metrics</c>).</summary>
+public sealed class MetricsOptions
+{
+    /// <summary>Where <c>/metrics</c> is served, e.g. <c>http://127.0.0.1:9100</c>: a separate listener, never the
+    /// registry's own port. Unset (default): no metrics listener.</summary>
+    public string? Urls { get; set; }
+}
+
+/// <summary>
+/// Berth's Prometheus metrics (prometheus-net, default registry). Names: <c>berth_http_requests_total{route,method,status}</c>,
+/// <c>berth_http_request_duration_seconds{route,method}</c>, <c>berth_http_request_bytes_total{route}</c> and
+/// <c>berth_http_response_bytes_total{route}</c> (bytes), <c>berth_blob_upload_duration_seconds{method}</c>,
+/// <c>berth_tokens_issued_total{outcome}</c>, <c>berth_rate_limit_hits_total{where}</c>,
+/// <c>berth_storage_errors_total{backend,operation}</c>.
+/// </summary>
+public static class BerthMetrics
+{
+    private static readonly Counter Requests = Metrics.CreateCounter("berth_http_requests_total", "HTTP requests by route template, method and status.", "route", "method", "status");
+    private static readonly Histogram Durations = Metrics.CreateHistogram("berth_http_request_duration_seconds", "HTTP request duration in seconds.",
+        new HistogramConfiguration { LabelNames = ["route", "method"], Buckets = Histogram.ExponentialBuckets(0.001, 2, 16) });
+    private static readonly Counter BytesIn = Metrics.CreateCounter("berth_http_request_bytes_total", "Request body bytes received.", "route");
+    private static readonly Counter BytesOut = Metrics.CreateCounter("berth_http_response_bytes_total", "Response body bytes sent (declared length).", "route");
+    private static readonly Histogram UploadDurations = Metrics.CreateHistogram("berth_blob_upload_duration_seconds", "Duration of blob upload requests (POST/PATCH/PUT) in seconds.",
+        new HistogramConfiguration { LabelNames = ["method"], Buckets = Histogram.ExponentialBuckets(0.005, 2, 16) });
+    private static readonly Counter Tokens = Metrics.CreateCounter("berth_tokens_issued_total", "Token service answers by outcome (issued, refused, rate_limited, invalid_request).", "outcome");
+    private static readonly Counter RateLimits = Metrics.CreateCounter("berth_rate_limit_hits_total", "Requests refused by a rate limit.", "where");
+    private static readonly Counter StorageErrors = Metrics.CreateCounter("berth_storage_errors_total", "Storage backend failures surfaced to a request.", "backend", "operation");
+
+    /// <summary>Records one finished HTTP request.</summary>
+    public static void ObserveRequest(string route, string method, int status, long bytesIn, long bytesOut, TimeSpan duration)
+    {
+        Requests.WithLabels(route, method, status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+        Durations.WithLabels(route, method).Observe(duration.TotalSeconds);
+        if (bytesIn > 0) BytesIn.WithLabels(route).Inc(bytesIn);
+        if (bytesOut > 0) BytesOut.WithLabels(route).Inc(bytesOut);
+        if (route.StartsWith("/v2/{name}/blobs/uploads", StringComparison.Ordinal) && method is "POST" or "PATCH" or "PUT")
+            UploadDurations.WithLabels(method).Observe(duration.TotalSeconds);
+        if (status == 429) RateLimits.WithLabels(route).Inc();
+    }
+
+    /// <summary>Records a token service outcome.</summary>
+    public static void TokenOutcome(string outcome) => Tokens.WithLabels(outcome).Inc();
+
+    /// <summary>Records a storage failure seen by a request.</summary>
+    public static void StorageError(string backend, string operation) => StorageErrors.WithLabels(backend, operation).Inc();
+
+    /// <summary>Starts the separate <c>/metrics</c> listener when <c>Metrics:Urls</c> is set.</summary>
+    public static IServiceCollection AddBerthMetrics(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<MetricsOptions>().BindConfiguration("Metrics");
+        services.AddHostedService<MetricsListener>(); // does nothing unless Metrics:Urls is set
+        return services;
+    }
+
+    private sealed class MetricsListener(IOptions<MetricsOptions> options, ILogger<MetricsListener> logger) : IHostedService
+    {
+        private KestrelMetricServer? _server;
+
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            if (string.IsNullOrWhiteSpace(options.Value.Urls)) return Task.CompletedTask;
+            var url = options.Value.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0];
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != "http")
+                throw new OptionsValidationException("Metrics", typeof(MetricsOptions), [$"Metrics:Urls must be an http:// URL such as http://127.0.0.1:9100, not '{url}'"]);
+            var host = uri.Host is "0.0.0.0" or "*" or "+" ? "+" : uri.Host;
+            _server = new KestrelMetricServer(host, uri.Port, "/metrics");
+            _server.Start();
+            logger.LogInformation("Metrics listening on {Url}metrics", uri.GetLeftPart(UriPartial.Authority) + "/");
+            return Task.CompletedTask;
+        }
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            if (_server is not null) await _server.StopAsync();
+        }
+    }
+}

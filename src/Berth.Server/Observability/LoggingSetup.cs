@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+
+namespace Berth.Server.Observability;
+
+/// <summary>
+/// Log settings (section <c>Log</c>). Console: <see cref="Format"/> <c>simple</c> (one line per entry, default) or
+/// <c>json</c> (JSON lines). File: JSON lines at <see cref="File"/> (default <c>&lt;DataDir&gt;/log/berth.log</c>;
+/// <c>none</c> turns it off), rotated when it reaches <see cref="MaxFileBytes"/>, keeping <see cref="MaxFiles"/>
+/// old files (<c>berth.1.log</c> newest). Every entry carries the request id scope.
+/// </summary>
+public sealed class LogOptions
+{
+    /// <summary>Console format: <c>simple</c> or <c>json</c>.</summary>
+    public string Format { get; set; } = "simple";
+
+    /// <summary>Path of the log file; relative paths are under the data folder; <c>none</c> disables the file.</summary>
+    public string? File { get; set; }
+
+    /// <summary>Rotate when the file reaches this many bytes (default 10 MiB).</summary>
+    public long MaxFileBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>How many rotated files to keep (default 5).</summary>
+    public int MaxFiles { get; set; } = 5;
+
+    /// <summary>The file's path for a data folder, or null when the file is off.</summary>
+    public string? ResolveFile(string dataDir)
+    {
+        if (string.Equals(File, "none", StringComparison.OrdinalIgnoreCase)) return null;
+        var path = string.IsNullOrWhiteSpace(File) ? Path.Combine("log", "berth.log") : File;
+        return Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(dataDir, path));
+    }
+}
+
+/// <summary>Console and file logging for the host (see <see cref="LogOptions"/>).</summary>
+public static class LoggingSetup
+{
+    /// <summary>Configures the console formatter (scopes included, so the request id shows) and the rolling file.</summary>
+    public static WebApplicationBuilder AddBerthLogging(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection("Log").Get<LogOptions>() ?? new LogOptions();
+        if (!string.Equals(options.Format, "simple", StringComparison.OrdinalIgnoreCase) && !string.Equals(options.Format, "json", StringComparison.OrdinalIgnoreCase))
+            throw new OptionsValidationException("Log", typeof(LogOptions), [$"Log:Format must be 'simple' or 'json', not '{options.Format}'"]);
+        builder.Logging.ClearProviders();
+        if (string.Equals(options.Format, "json", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Logging.AddJsonConsole(o => { o.IncludeScopes = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; o.UseUtcTimestamp = true; });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => { o.IncludeScopes = true; o.SingleLine = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; o.UseUtcTimestamp = true; o.ColorBehavior = LoggerColorBehavior.Disabled; });
+        }
+        // Resolved from the final configuration (test hosts and command lines may set DataDir late).
+        builder.Services.AddSingleton<ILoggerProvider>(sp =>
+        {
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            var final = configuration.GetSection("Log").Get<LogOptions>() ?? new LogOptions();
+            var file = final.ResolveFile(configuration["DataDir"] ?? "data");
+            return file is null ? Microsoft.Extensions.Logging.Abstractions.NullLoggerProvider.Instance : new RollingFileLoggerProvider(file, final.MaxFileBytes, final.MaxFiles);
+        });
+        return builder;
+    }
+}

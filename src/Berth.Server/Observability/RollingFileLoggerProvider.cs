@@ -1,0 +1,160 @@
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+
+namespace Berth.Server.Observability;
+
+/// <summary>
+/// Writes log entries as JSON lines (<c>{"timestamp","level","category","eventId","message","scopes":{…},"state":{…},"exception"}</c>)
+/// to one file, rotating it to <c>name.1.ext</c> … <c>name.N.ext</c> when it reaches a size (bytes). Entries are
+/// queued (bounded, dropping new entries when 50 000 wait) and written by one background task, so logging never
+/// blocks a request on the disk. A file that cannot be written is reported once on stderr and logging goes on
+/// without it.
+/// </summary>
+public sealed class RollingFileLoggerProvider : ILoggerProvider, ISupportExternalScope
+{
+    private readonly string _path;
+    private readonly long _maxBytes;
+    private readonly int _maxFiles;
+    private readonly Channel<string> _queue = Channel.CreateBounded<string>(new BoundedChannelOptions(50_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly Task _writer;
+    private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
+
+    /// <summary>Starts the writer for <paramref name="path"/> (its folder is created).</summary>
+    public RollingFileLoggerProvider(string path, long maxBytes, int maxFiles)
+    {
+        _path = path;
+        _maxBytes = Math.Max(4096, maxBytes);
+        _maxFiles = Math.Max(1, maxFiles);
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>The file written to.</summary>
+    public string Path => _path;
+
+    /// <inheritdoc/>
+    public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
+
+    /// <inheritdoc/>
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
+
+    /// <summary>Stops accepting entries and waits (up to 5 s) until the queued ones are written.</summary>
+    public void Dispose()
+    {
+        _queue.Writer.TryComplete();
+        try { _writer.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        FileStream? stream = null;
+        bool failed = false;
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync())
+            {
+                while (_queue.Reader.TryRead(out var line))
+                {
+                    if (failed) continue;
+                    try
+                    {
+                        stream ??= Open();
+                        var bytes = Encoding.UTF8.GetBytes(line);
+                        if (stream.Length > 0 && stream.Length + bytes.Length > _maxBytes)
+                        {
+                            await stream.DisposeAsync();
+                            Rotate();
+                            stream = Open();
+                        }
+                        await stream.WriteAsync(bytes);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        failed = true;
+                        await Console.Error.WriteLineAsync($"berth: cannot write the log file {_path}: {ex.Message}; file logging is off until restart");
+                    }
+                }
+                if (stream is not null && !failed) await stream.FlushAsync();
+            }
+        }
+        finally
+        {
+            if (stream is not null) await stream.DisposeAsync();
+        }
+    }
+
+    private FileStream Open()
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
+        var stream = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
+        return stream;
+    }
+
+    private string Rotated(int n) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(_path)!, $"{System.IO.Path.GetFileNameWithoutExtension(_path)}.{n}{System.IO.Path.GetExtension(_path)}");
+
+    private void Rotate()
+    {
+        var oldest = Rotated(_maxFiles);
+        if (File.Exists(oldest)) File.Delete(oldest);
+        for (int n = _maxFiles - 1; n >= 1; n--)
+        {
+            var from = Rotated(n);
+            if (File.Exists(from)) File.Move(from, Rotated(n + 1), overwrite: true);
+        }
+        File.Move(_path, Rotated(1), overwrite: true);
+    }
+
+    private void Enqueue(string line) => _queue.Writer.TryWrite(line);
+
+    private sealed class FileLogger(RollingFileLoggerProvider provider, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => provider._scopes.Push(state);
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel)) return;
+            var buffer = new MemoryStream(256);
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                json.WriteString("timestamp", DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+                json.WriteString("level", logLevel.ToString());
+                json.WriteString("category", category);
+                if (eventId.Id != 0) json.WriteNumber("eventId", eventId.Id);
+                json.WriteString("message", formatter(state, exception));
+                json.WriteStartObject("scopes");
+                provider._scopes.ForEachScope(static (scope, w) => WriteValues(w, scope), json);
+                json.WriteEndObject();
+                if (state is IEnumerable<KeyValuePair<string, object?>> values)
+                {
+                    json.WriteStartObject("state");
+                    WriteValues(json, values);
+                    json.WriteEndObject();
+                }
+                if (exception is not null) json.WriteString("exception", exception.ToString());
+                json.WriteEndObject();
+            }
+            buffer.WriteByte((byte)'\n');
+            provider.Enqueue(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        }
+
+        private static void WriteValues(Utf8JsonWriter json, object? scope)
+        {
+            if (scope is not IEnumerable<KeyValuePair<string, object?>> pairs) return;
+            foreach (var (key, value) in pairs)
+            {
+                if (key == "{OriginalFormat}") continue;
+                switch (value)
+                {
+                    case null: json.WriteNull(key); break;
+                    case int or long or short or double or float or decimal: json.WriteNumber(key, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)); break;
+                    case bool b: json.WriteBoolean(key, b); break;
+                    default: json.WriteString(key, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)); break;
+                }
+            }
+        }
+    }
+}
