@@ -51,6 +51,7 @@ public sealed partial class BerthDbContext(DbContextOptions<BerthDbContext> opti
         OnIdentityModelCreating(b);
         OnCiModelCreating(b);
         OnScaleOutModelCreating(b);
+        OnAuditModelCreating(b);
         b.Entity<RepositoryEntity>(e =>
         {
             e.ToTable("repositories");

@@ -13,8 +13,9 @@ namespace Berth.Storage.S3;
 /// A file written by a replacing writer is one object, uploaded with one PutObject when small and as a
 /// multipart upload (parts of <see cref="S3StorageOptions.PartSize"/> bytes and up) when large; it becomes
 /// visible only when the upload completes. An appendable file (an upload session) is a base object marked with
-/// the metadata <c>x-amz-meta-berth-append: 1</c>, followed by chunk objects <c>&lt;key&gt;.chunks/&lt;offset, 20
-/// digits&gt;</c>, one per append (one per PATCH of a chunked blob upload). Chunks are ordinary objects, so any
+/// the metadata <c>x-amz-meta-berth-append: 1</c> (the first append marks it with a CopyObject onto itself),
+/// followed by chunk objects <c>&lt;key&gt;.chunks/&lt;offset, 20 digits&gt;</c>, one per append (one per PATCH of
+/// a chunked blob upload); unmarked objects are read with one request and never listed. Chunks are ordinary objects, so any
 /// replica can read them back (to rebuild the running digest of an upload it did not see) and continue the
 /// upload; nothing lives in one process's memory. Moving an appendable file (finishing an upload) composes base
 /// and chunks into the destination object server-side: CopyObject for a single source up to 5 GiB, otherwise a
@@ -247,9 +248,11 @@ public sealed partial class S3StorageDriver : IStorageDriver, IStorageChecks, ID
         var state = await GetFileStateAsync(path, cancellationToken) ?? throw new StoragePathNotFoundException(path);
         if (!state.Appendable)
         {
-            // A plain object becomes the base of an appendable file: mark it (a copy onto itself with new metadata).
+            // A plain object becomes the base of an appendable file: mark it (a copy onto itself with new metadata),
+            // and drop chunks an earlier appendable file at this path may have left (they were ignored until now).
             var segments = state.Segments(0);
             await CopySegmentsAsync(path, segments, key, state.Size, appendable: true, cancellationToken);
+            await DeleteChunksAsync(path, cancellationToken);
         }
         return new AppendWriter(this, path, ChunksPrefix(path), state.Size);
     }

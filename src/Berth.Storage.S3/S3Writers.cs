@@ -141,12 +141,11 @@ public sealed partial class S3StorageDriver
         {
             ObjectDisposedException.ThrowIf(_done, this);
             _done = true;
-            bool empty = _upload.Written == 0;
             try
             {
-                // An empty file is created appendable (the start of an upload session): stale chunks must not reappear.
-                if (empty) await driver.DeleteChunksAsync(path, cancellationToken);
-                await _upload.CompleteAsync(appendable: empty, cancellationToken);
+                // A plain object: chunks left by an earlier appendable file at this path are ignored from now on
+                // (and deleted when the file next becomes appendable).
+                await _upload.CompleteAsync(appendable: false, cancellationToken);
             }
             catch
             {
