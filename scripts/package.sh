@@ -34,7 +34,8 @@ if ((${#rids[@]} == 0)); then rids=(linux-x64 linux-arm64); fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 project="$root/src/Berth.Server/Berth.Server.csproj"
-version=$(dotnet msbuild "$project" -nologo -getProperty:VersionPrefix)
+version=$(sed -n 's:.*<VersionPrefix>\(.*\)</VersionPrefix>.*:\1:p' "$root/Directory.Build.props")
+if [[ -z "$version" ]]; then echo "package.sh: no <VersionPrefix> in Directory.Build.props" >&2; exit 1; fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d)

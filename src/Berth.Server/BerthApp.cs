@@ -45,6 +45,7 @@ public static class BerthApp
         app.UseDeployment();
         app.MapHealthEndpoints();
         app.MapBerthHealthRoutes();
+        app.MapAuditApi();
         app.MapRegistryApi();
         app.MapTokenService();
         app.MapApiV4();
@@ -109,6 +110,7 @@ public static class BerthApp
         Berth.Auth.Ci.CiServiceCollectionExtensions.AddBerthCi(services);
         services.AddHostedService<BerthInitializer>();
         services.AddBerthMetrics(configuration);
+        services.AddBerthAudit();
         services.AddBerthHealth(); // after the initializer: the start-up storage check runs on a migrated database
     }
 

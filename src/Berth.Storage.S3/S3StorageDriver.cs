@@ -66,6 +66,9 @@ public sealed partial class S3StorageDriver : IStorageDriver, IStorageChecks, ID
     /// <summary>The key prefix (empty or ending with <c>/</c>).</summary>
     public string KeyPrefix => _prefix;
 
+    /// <summary>Keys per ListObjectsV2 page (S3's maximum, 1000; smaller in tests to exercise paging).</summary>
+    internal int ListPageSize { get; init; } = 1000;
+
     /// <summary>The underlying client.</summary>
     public IAmazonS3 Client => _s3;
 
@@ -204,7 +207,7 @@ public sealed partial class S3StorageDriver : IStorageDriver, IStorageChecks, ID
         string? token = null;
         do
         {
-            var page = await ListPageAsync(prefix, token, delimiter: null, maxKeys: 1000, path, cancellationToken);
+            var page = await ListPageAsync(prefix, token, delimiter: null, maxKeys: ListPageSize, path, cancellationToken);
             foreach (var o in page.Objects)
             {
                 if (long.TryParse(o.Key.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var offset))
@@ -325,7 +328,7 @@ public sealed partial class S3StorageDriver : IStorageDriver, IStorageChecks, ID
             string? token = null;
             do
             {
-                var page = await ListPageAsync(prefix, token, delimiter: null, maxKeys: 1000, path, cancellationToken);
+                var page = await ListPageAsync(prefix, token, delimiter: null, maxKeys: ListPageSize, path, cancellationToken);
                 keys.AddRange(page.Objects.Select(o => o.Key));
                 token = page.NextToken;
             } while (token is not null);
@@ -398,7 +401,7 @@ public sealed partial class S3StorageDriver : IStorageDriver, IStorageChecks, ID
         string? token = null;
         do
         {
-            var page = await ListPageAsync(prefix, token, delimiter: "/", maxKeys: 1000, path, cancellationToken);
+            var page = await ListPageAsync(prefix, token, delimiter: "/", maxKeys: ListPageSize, path, cancellationToken);
             foreach (var directory in page.Directories)
             {
                 var name = directory[prefix.Length..].TrimEnd('/');

@@ -17,26 +17,34 @@ namespace Berth.ScaleOut.Tests;
 /// Against the healthy scale-out setup (PostgreSQL + moto without restrictions) every check passes.
 /// </summary>
 [Collection(ScaleOutCollection.Name)]
-public sealed class DoctorTests(ScaleOutFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+public sealed class DoctorTests(ScaleOutFixture fixture, DoctorTests.RestrictedMoto restricted, ITestOutputHelper output) : IClassFixture<DoctorTests.RestrictedMoto>, IDisposable
 {
     private const string DeniedBucket = "denied-bucket";
-    private MotoServer _restricted = null!;
-    private (string AccessKey, string SecretKey) _keys;
+    private readonly MotoServer _restricted = restricted.Server;
+    private readonly (string AccessKey, string SecretKey) _keys = restricted.Keys;
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "berth-doctor-" + Guid.NewGuid().ToString("N")[..12]);
 
-    public async Task InitializeAsync()
+    /// <summary>A moto server that enforces IAM, with a user whose policy denies only s3:GetObject (so HEAD too).</summary>
+    public sealed class RestrictedMoto : IAsyncLifetime
     {
-        _restricted = await MotoServer.StartAsync(initialNoAuthActions: 4);
-        _keys = await _restricted.CreateRestrictedUserAsync(DeniedBucket, """
-            {"Version":"2012-10-17","Statement":[
-              {"Effect":"Allow","Action":"s3:*","Resource":"*"},
-              {"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}
-            """);
+        public MotoServer Server { get; private set; } = null!;
+        public (string AccessKey, string SecretKey) Keys { get; private set; }
+
+        public async Task InitializeAsync()
+        {
+            Server = await MotoServer.StartAsync(initialNoAuthActions: 4);
+            Keys = await Server.CreateRestrictedUserAsync(DeniedBucket, """
+                {"Version":"2012-10-17","Statement":[
+                  {"Effect":"Allow","Action":"s3:*","Resource":"*"},
+                  {"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}
+                """);
+        }
+
+        public async Task DisposeAsync() => await Server.DisposeAsync();
     }
 
-    public async Task DisposeAsync()
+    public void Dispose()
     {
-        await _restricted.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { }
     }

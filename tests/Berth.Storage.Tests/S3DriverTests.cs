@@ -30,7 +30,10 @@ public sealed class MotoFixture : IAsyncLifetime
         RootDirectory = prefix ?? "t-" + Guid.NewGuid().ToString("N")[..12],
         Redirect = redirect,
         PartSize = S3StorageOptions.MinPartSize,
-    });
+    })
+    {
+        ListPageSize = 50,
+    };
 }
 
 [CollectionDefinition(Name)]

@@ -68,6 +68,7 @@ public sealed class ApiCaller
         if (result.Principal is not { Kind: PrincipalKind.User } principal) throw ApiException.Unauthorized();
         if (access == ApiAccess.Write ? !principal.HasScope(TokenScopes.Api) : !principal.HasScope(TokenScopes.Api) && !principal.HasScope(TokenScopes.ReadApi))
             throw ApiException.InsufficientScope(access == ApiAccess.Write ? "api" : "api read_api");
+        context.Items[Berth.Server.Auth.BasicCredentials.PrincipalItem] = principal; // the actor of the access and audit logs
         return new ApiCaller(context, principal);
     }
 

@@ -97,6 +97,9 @@ internal static class TokenEndpoints
         var issued = await tokens.IssueAsync(principal, access, context.RequestAborted);
         string? refresh = offline ? await tokens.IssueRefreshTokenAsync(principal, context.RequestAborted) : null;
         Observability.BerthMetrics.TokenOutcome("issued");
+        if (principal.IsAuthenticated)
+            Observability.AuditLog.Write(loggers.CreateLogger(Observability.AuditLog.Category), "sign_in", principal.Name, "token service",
+                BasicCredentials.ClientAddress(context), $"registry token issued ({principal.Kind} via {principal.Via})");
         loggers.CreateLogger("Berth.TokenService").LogInformation(
             "Token {TokenId} issued to {Subject} ({Kind} via {Via}) asked {Asked} granted {Granted}",
             new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(issued.Token).Id, principal.Name, principal.Kind, principal.Via,
@@ -127,9 +130,13 @@ internal static class TokenEndpoints
         return WriteErrorAsync(context, 401, "UNAUTHORIZED", result.Message);
     }
 
-    private static void Log(ILoggerFactory loggers, HttpContext context, string username, CredentialResult result) =>
+    private static void Log(ILoggerFactory loggers, HttpContext context, string username, CredentialResult result)
+    {
         loggers.CreateLogger("Berth.TokenService").LogWarning("Sign-in refused for {Username} from {Address}: {Failure} {Reason}",
             username, BasicCredentials.ClientAddress(context), result.Failure, result.Message);
+        Observability.AuditLog.Write(loggers.CreateLogger(Observability.AuditLog.Category), "sign_in_failed", username, "token service",
+            BasicCredentials.ClientAddress(context), $"{result.Failure}: {result.Message}");
+    }
 
     /// <summary>Writes <c>{"errors":[{"code","message"}]}</c> plus a top-level <c>details</c>, as Docker clients print it.</summary>
     internal static Task WriteErrorAsync(HttpContext context, int status, string code, string message, string component = "token service")

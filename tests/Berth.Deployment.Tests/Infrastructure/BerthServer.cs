@@ -124,7 +124,7 @@ public sealed class BerthServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var deadline = DateTime.UtcNow.AddSeconds(120);
         while (true)
         {
             if (process.HasExited)
@@ -149,7 +149,7 @@ public sealed class BerthServer : IAsyncDisposable
             {
                 var output = server.Output;
                 await server.DisposeAsync();
-                throw new TimeoutException($"berth did not listen on {port} within 60 s:\n{output}");
+                throw new TimeoutException($"berth did not listen on {port} within 120 s:\n{output}");
             }
         }
     }

@@ -1,0 +1,81 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Berth.Auth;
+using Microsoft.EntityFrameworkCore;
+
+namespace Berth.Observability.Tests;
+
+public sealed class AuditTests
+{
+    [Fact]
+    public async Task Audited_actions_are_listed_for_admins()
+    {
+        using var factory = new ObsFactory();
+        var root = await factory.WithDbAsync((db, _) => db.Users.SingleAsync(u => u.Username == "root"));
+        var bob = await factory.AddUserAsync("bob", "bob-password-1");
+        var group = await factory.AddGroupAsync("audit");
+        var project = await factory.AddProjectAsync(group, "app", "private");
+        var adminPat = await factory.AddPersonalAccessTokenAsync(root, "api");
+        var bobPat = await factory.AddPersonalAccessTokenAsync(bob, "api");
+        var client = factory.CreateClient();
+
+        var (_, token, _, _) = await factory.RequestTokenAsync("root", ObsFactory.RootPassword, "repository:audit/app:pull,push,delete");
+        await factory.RequestTokenAsync("bob", "not-bobs-password");
+        await Registry.PushAsync(client, "audit/app", "v1", token!);
+        using (var delete = Registry.Request(HttpMethod.Delete, "/v2/audit/app/manifests/v1", token, "audit-delete"))
+        using (var deleted = await client.SendAsync(delete))
+            Assert.True((int)deleted.StatusCode == 202, await deleted.Content.ReadAsStringAsync());
+
+        using (var create = new HttpRequestMessage(HttpMethod.Post, $"/api/v4/users/{root.Id}/personal_access_tokens"))
+        {
+            create.Headers.Add("PRIVATE-TOKEN", adminPat);
+            create.Content = JsonContent.Create(new { name = "ci", scopes = new[] { "read_registry" } });
+            using var created = await client.SendAsync(create);
+            var body = await created.Content.ReadAsStringAsync();
+            Assert.True((int)created.StatusCode == 201, body);
+            var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetInt64();
+            using var revoke = new HttpRequestMessage(HttpMethod.Delete, $"/api/v4/personal_access_tokens/{id}");
+            revoke.Headers.Add("PRIVATE-TOKEN", adminPat);
+            using var revoked = await client.SendAsync(revoke);
+            Assert.True((int)revoked.StatusCode < 300, await revoked.Content.ReadAsStringAsync());
+        }
+        using (var member = new HttpRequestMessage(HttpMethod.Post, $"/api/v4/projects/{project.Id}/members"))
+        {
+            member.Headers.Add("PRIVATE-TOKEN", adminPat);
+            member.Content = JsonContent.Create(new { user_id = bob.Id, access_level = 30 });
+            using var added = await client.SendAsync(member);
+            Assert.True((int)added.StatusCode == 201, await added.Content.ReadAsStringAsync());
+        }
+
+        string[] expected = ["sign_in", "sign_in_failed", "tag_deleted", "token_created", "token_revoked", "membership_changed"];
+        List<JsonElement> events = [];
+        for (int attempt = 0; attempt < 50; attempt++)
+        {
+            using var list = new HttpRequestMessage(HttpMethod.Get, "/api/v4/audit_events?per_page=100");
+            list.Headers.Add("PRIVATE-TOKEN", adminPat);
+            using var response = await client.SendAsync(list);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, body);
+            Assert.NotNull(response.Headers.GetValues("X-Total").SingleOrDefault());
+            events = JsonDocument.Parse(body).RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
+            if (expected.All(a => events.Any(e => e.GetProperty("action").GetString() == a))) break;
+            await Task.Delay(100);
+        }
+        foreach (var action in expected)
+            Assert.True(events.Any(e => e.GetProperty("action").GetString() == action), $"no {action} in {string.Join(", ", events.Select(e => e.GetProperty("action").GetString()))}");
+        var tagDeleted = events.First(e => e.GetProperty("action").GetString() == "tag_deleted");
+        Assert.Equal("root", tagDeleted.GetProperty("author").GetString());
+        Assert.Equal("audit/app:v1", tagDeleted.GetProperty("target").GetString());
+        Assert.Equal("audit-delete", tagDeleted.GetProperty("request_id").GetString());
+        Assert.Equal("bob", events.First(e => e.GetProperty("action").GetString() == "sign_in_failed").GetProperty("author").GetString());
+        Assert.DoesNotContain("not-bobs-password", JsonSerializer.Serialize(events));
+
+        // Not for non-admins.
+        using var forbidden = new HttpRequestMessage(HttpMethod.Get, "/api/v4/audit_events");
+        forbidden.Headers.Add("PRIVATE-TOKEN", bobPat);
+        using var refused = await client.SendAsync(forbidden);
+        Assert.Equal(403, (int)refused.StatusCode);
+        Assert.Contains("403 Forbidden", await refused.Content.ReadAsStringAsync());
+    }
+}
