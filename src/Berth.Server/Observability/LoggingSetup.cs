@@ -50,6 +50,8 @@ public static class LoggingSetup
         {
             builder.Logging.AddSimpleConsole(o => { o.IncludeScopes = true; o.SingleLine = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; o.UseUtcTimestamp = true; o.ColorBehavior = LoggerColorBehavior.Disabled; });
         }
+        // Bound as options too, so the settings are visible like every other section.
+        builder.Services.AddOptions<LogOptions>().BindConfiguration("Log");
         // Resolved from the final configuration (test hosts and command lines may set DataDir late).
         builder.Services.AddSingleton<ILoggerProvider>(sp =>
         {
