@@ -54,7 +54,7 @@ public sealed class S3StorageOptions
     public string? KmsKeyId { get; set; }
 
     /// <summary>Part size in bytes of streamed uploads (default 8 MiB, at least 5 MiB). Each open writer buffers up
-    /// to two parts. The part size grows with the part number, so one stream can reach hundreds of GiB within
+    /// to three parts (two uploading, one filling). The part size grows with the part number, so one stream can reach hundreds of GiB within
     /// S3's 10,000-part limit.</summary>
     public long PartSize { get; set; } = 8L * 1024 * 1024;
 

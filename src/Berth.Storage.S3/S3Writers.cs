@@ -7,18 +7,21 @@ public sealed partial class S3StorageDriver
 {
     /// <summary>
     /// Streams bytes into one object: the first part is buffered, and the object is put with one PutObject when the
-    /// stream ends before a part is full; otherwise a multipart upload starts and each full part is uploaded while
-    /// the next one fills (at most two part buffers per writer). Part sizes grow with the part number
+    /// stream ends before a part is full; otherwise a multipart upload starts and full parts are uploaded (two at a
+    /// time) while the next one fills (at most three part buffers per writer). Part sizes grow with the part number
     /// (<see cref="PartSizeFor"/>), so the 10,000-part limit is reached only past hundreds of GiB.
     /// </summary>
     internal sealed class ObjectUpload(S3StorageDriver driver, string path, string key)
     {
+        /// <summary>Parts uploading at once while the next one fills (so at most three part buffers per writer).</summary>
+        private const int MaxPartsInFlight = 2;
+
         private readonly List<PartETag> _parts = [];
         private byte[]? _buffer;
         private int _filled;
         private int _partNumber = 1;
         private string? _uploadId;
-        private Task? _pending;
+        private readonly Queue<Task> _pending = new();
         private long _written;
 
         public long Written => _written;
@@ -43,17 +46,13 @@ public sealed partial class S3StorageDriver
         private async Task FlushPartAsync(CancellationToken cancellationToken)
         {
             _uploadId ??= await driver.CreateMultipartUploadAsync(path, key, appendable: false, cancellationToken);
-            if (_pending is { } previous)
-            {
-                _pending = null;
-                await previous;
-            }
+            while (_pending.Count >= MaxPartsInFlight) await _pending.Dequeue();
             var buffer = _buffer!;
             int count = _filled;
             int number = _partNumber++;
             _buffer = null;
             _filled = 0;
-            _pending = UploadPartAsync(number, buffer, count, cancellationToken);
+            _pending.Enqueue(UploadPartAsync(number, buffer, count, cancellationToken));
         }
 
         private async Task UploadPartAsync(int number, byte[] buffer, int count, CancellationToken cancellationToken)
@@ -85,11 +84,7 @@ public sealed partial class S3StorageDriver
                 return;
             }
             if (_filled > 0) await FlushPartAsync(cancellationToken);
-            if (_pending is { } last)
-            {
-                _pending = null;
-                await last;
-            }
+            while (_pending.Count > 0) await _pending.Dequeue();
             List<PartETag> parts;
             lock (_parts) parts = _parts.OrderBy(p => p.PartNumber).ToList();
             await driver.CompleteMultipartUploadAsync(path, key, _uploadId, parts, cancellationToken);
@@ -99,10 +94,9 @@ public sealed partial class S3StorageDriver
         /// <summary>Drops everything written (aborts the multipart upload). Never throws.</summary>
         public async Task AbortAsync()
         {
-            if (_pending is { } pending)
+            while (_pending.Count > 0)
             {
-                _pending = null;
-                try { await pending; } catch (Exception) { /* aborting anyway */ }
+                try { await _pending.Dequeue(); } catch (Exception) { /* aborting anyway */ }
             }
             ReturnBuffer();
             if (_uploadId is { } id)
