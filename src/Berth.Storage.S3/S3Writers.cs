@@ -91,6 +91,20 @@ public sealed partial class S3StorageDriver
             _uploadId = null;
         }
 
+        /// <summary>Completes a plain (non-appendable) object; on failure aborts the upload and rethrows.</summary>
+        public async Task CompleteOrAbortAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await CompleteAsync(appendable: false, cancellationToken);
+            }
+            catch
+            {
+                await AbortAsync();
+                throw;
+            }
+        }
+
         /// <summary>Drops everything written (aborts the multipart upload). Never throws.</summary>
         public async Task AbortAsync()
         {
@@ -135,17 +149,9 @@ public sealed partial class S3StorageDriver
         {
             ObjectDisposedException.ThrowIf(_done, this);
             _done = true;
-            try
-            {
-                // A plain object: chunks left by an earlier appendable file at this path are ignored from now on
-                // (and deleted when the file next becomes appendable).
-                await _upload.CompleteAsync(appendable: false, cancellationToken);
-            }
-            catch
-            {
-                await _upload.AbortAsync();
-                throw;
-            }
+            // A plain object: chunks left by an earlier appendable file at this path are ignored from now on
+            // (and deleted when the file next becomes appendable).
+            await _upload.CompleteOrAbortAsync(cancellationToken);
         }
 
         public async Task CancelAsync(CancellationToken cancellationToken)
@@ -191,15 +197,7 @@ public sealed partial class S3StorageDriver
                 await _upload.AbortAsync();
                 return;
             }
-            try
-            {
-                await _upload.CompleteAsync(appendable: false, cancellationToken);
-            }
-            catch
-            {
-                await _upload.AbortAsync();
-                throw;
-            }
+            await _upload.CompleteOrAbortAsync(cancellationToken);
         }
 
         public async Task CancelAsync(CancellationToken cancellationToken)
