@@ -52,6 +52,7 @@ public sealed partial class BerthDbContext(DbContextOptions<BerthDbContext> opti
         OnCiModelCreating(b);
         OnScaleOutModelCreating(b);
         OnAuditModelCreating(b);
+        OnLifecycleModelCreating(b);
         b.Entity<RepositoryEntity>(e =>
         {
             e.ToTable("repositories");

@@ -221,6 +221,43 @@ namespace Berth.Metadata.PostgreSql.Migrations
                     b.ToTable("failed_sign_ins", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.GcBlobReviewEntity", b =>
+                {
+                    b.Property<string>("Digest")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<DateTime>("QueuedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime>("ReviewAfter")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Digest");
+
+                    b.HasIndex("ReviewAfter");
+
+                    b.ToTable("gc_blob_review_queue", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.GcManifestReviewEntity", b =>
+                {
+                    b.Property<long>("ManifestId")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTime>("QueuedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime>("ReviewAfter")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("ManifestId");
+
+                    b.HasIndex("ReviewAfter");
+
+                    b.ToTable("gc_manifest_review_queue", (string)null);
+                });
+
             modelBuilder.Entity("Berth.Metadata.InstanceSettingEntity", b =>
                 {
                     b.Property<string>("Key")
@@ -433,6 +470,22 @@ namespace Berth.Metadata.PostgreSql.Migrations
                     b.HasIndex("ParentId");
 
                     b.ToTable("namespaces", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.NamespaceQuotaEntity", b =>
+                {
+                    b.Property<long>("NamespaceId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("QuotaBytes")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("NamespaceId");
+
+                    b.ToTable("namespace_registry_quotas", (string)null);
                 });
 
             modelBuilder.Entity("Berth.Metadata.PersonalAccessTokenEntity", b =>
@@ -857,6 +910,24 @@ namespace Berth.Metadata.PostgreSql.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Berth.Metadata.GcBlobReviewEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.BlobEntity", null)
+                        .WithMany()
+                        .HasForeignKey("Digest")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Berth.Metadata.GcManifestReviewEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ManifestEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ManifestId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Berth.Metadata.JobTokenAllowlistEntity", b =>
                 {
                     b.HasOne("Berth.Metadata.ProjectEntity", null)
@@ -920,6 +991,15 @@ namespace Berth.Metadata.PostgreSql.Migrations
                         .WithMany()
                         .HasForeignKey("ParentId")
                         .OnDelete(DeleteBehavior.Restrict);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.NamespaceQuotaEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.NamespaceEntity", null)
+                        .WithMany()
+                        .HasForeignKey("NamespaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Berth.Metadata.PersonalAccessTokenEntity", b =>

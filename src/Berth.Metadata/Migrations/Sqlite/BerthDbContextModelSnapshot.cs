@@ -208,6 +208,43 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.ToTable("failed_sign_ins", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.GcBlobReviewEntity", b =>
+                {
+                    b.Property<string>("Digest")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("QueuedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ReviewAfter")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Digest");
+
+                    b.HasIndex("ReviewAfter");
+
+                    b.ToTable("gc_blob_review_queue", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.GcManifestReviewEntity", b =>
+                {
+                    b.Property<long>("ManifestId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("QueuedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ReviewAfter")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("ManifestId");
+
+                    b.HasIndex("ReviewAfter");
+
+                    b.ToTable("gc_manifest_review_queue", (string)null);
+                });
+
             modelBuilder.Entity("Berth.Metadata.InstanceSettingEntity", b =>
                 {
                     b.Property<string>("Key")
@@ -414,6 +451,22 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.HasIndex("ParentId");
 
                     b.ToTable("namespaces", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.NamespaceQuotaEntity", b =>
+                {
+                    b.Property<long>("NamespaceId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("QuotaBytes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("NamespaceId");
+
+                    b.ToTable("namespace_registry_quotas", (string)null);
                 });
 
             modelBuilder.Entity("Berth.Metadata.PersonalAccessTokenEntity", b =>
@@ -822,6 +875,24 @@ namespace Berth.Metadata.Migrations.Sqlite
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Berth.Metadata.GcBlobReviewEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.BlobEntity", null)
+                        .WithMany()
+                        .HasForeignKey("Digest")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Berth.Metadata.GcManifestReviewEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ManifestEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ManifestId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Berth.Metadata.JobTokenAllowlistEntity", b =>
                 {
                     b.HasOne("Berth.Metadata.ProjectEntity", null)
@@ -885,6 +956,15 @@ namespace Berth.Metadata.Migrations.Sqlite
                         .WithMany()
                         .HasForeignKey("ParentId")
                         .OnDelete(DeleteBehavior.Restrict);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.NamespaceQuotaEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.NamespaceEntity", null)
+                        .WithMany()
+                        .HasForeignKey("NamespaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Berth.Metadata.PersonalAccessTokenEntity", b =>
