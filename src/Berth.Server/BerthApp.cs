@@ -40,6 +40,7 @@ public static class BerthApp
         });
         AddBerth(builder.Services, builder.Configuration);
         builder.Services.AddBerthWeb();
+        builder.Services.AddHostedService<GarbageCollectionWorker>(); // the server only, not the admin CLI verbs
         var app = builder.Build();
         app.UseRequestTracking(); // first: request id, log scope, access log, HTTP metrics
         app.UseDeployment();
@@ -93,6 +94,8 @@ public static class BerthApp
             options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
         });
         services.AddScoped<RegistryService>();
+        services.AddScoped<GarbageCollector>();
+        services.AddScoped<RegistryUsage>();
         services.AddSchema1Support();
         services.AddOptions<RegistryTokenOptions>().BindConfiguration("Auth");
         services.AddOptions<PasswordOptions>().BindConfiguration("Auth:Passwords");

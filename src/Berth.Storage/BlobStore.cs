@@ -258,15 +258,13 @@ public sealed class BlobStore
 
             var blobPath = StorageLayout.BlobData(expected);
             var existing = await _driver.StatAsync(blobPath, cancellationToken);
-            if (existing is { IsDirectory: false } && existing.Size == size)
-            {
-                await DiscardUploadAsync(sessionId, cancellationToken); // already stored (deduplicated)
-            }
-            else
+            if (existing is not { IsDirectory: false } || existing.Size != size)
             {
                 await _driver.MoveAsync(StorageLayout.UploadData(sessionId), blobPath, cancellationToken);
                 await DiscardUploadAsync(sessionId, cancellationToken);
             }
+            // else: already stored (deduplicated). The session keeps its copy until FinishUploadAsync, because
+            // garbage collection may be deleting the stored one until the caller's metadata link is committed.
             return size;
         }
         finally
@@ -274,6 +272,34 @@ public sealed class BlobStore
             state.Lock.Release();
             _sessions.TryRemove(sessionId, out _);
         }
+    }
+
+    /// <summary>
+    /// Called once the blob of a completed session is linked in the metadata database (and so protected from
+    /// garbage collection): deletes the session's copy when the blob's bytes are stored, or moves the copy into
+    /// place when the stored bytes went away in between (collected just before the link).
+    /// </summary>
+    /// <param name="sessionId">The completed session.</param>
+    /// <param name="digest">The blob's verified digest.</param>
+    /// <param name="size">The blob's size in bytes.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <exception cref="RegistryException">BLOB_UPLOAD_INVALID when neither the stored blob nor the session's copy
+    /// exists any more; the client uploads again.</exception>
+    public async Task FinishUploadAsync(Guid sessionId, Digest digest, long size, CancellationToken cancellationToken)
+    {
+        var blobPath = StorageLayout.BlobData(digest);
+        var stored = await _driver.StatAsync(blobPath, cancellationToken);
+        if (stored is not { IsDirectory: false } || stored.Size != size)
+        {
+            var copy = await _driver.StatAsync(StorageLayout.UploadData(sessionId), cancellationToken);
+            if (copy is not { IsDirectory: false } || copy.Size != size)
+            {
+                throw new RegistryException(ErrorCode.BlobUploadInvalid,
+                    $"the bytes of {digest} were removed by garbage collection while this upload finished; upload the blob again");
+            }
+            await _driver.MoveAsync(StorageLayout.UploadData(sessionId), blobPath, cancellationToken);
+        }
+        await DiscardUploadAsync(sessionId, cancellationToken);
     }
 
     /// <summary>Deletes an upload session's bytes.</summary>

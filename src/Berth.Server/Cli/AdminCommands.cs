@@ -6,7 +6,7 @@ namespace Berth.Server.Cli;
 
 /// <summary>
 /// The admin verbs of the <c>berth</c> executable, for automation and recovery:
-/// <c>user create|password|2fa enable|2fa disable</c> and <c>token create</c>. They read the same configuration
+/// <c>user create|password|2fa enable|2fa disable</c>, <c>token create</c> and <c>gc [--dry-run]</c>. They read the same configuration
 /// as <c>serve</c> (appsettings.json, <c>BERTH_</c> environment variables, <c>--data-dir</c> and
 /// <c>--Section:Key value</c> switches), apply pending migrations, and work on the database directly, without
 /// listening on any port, so they can run while the server runs (SQLite in WAL mode).
@@ -23,13 +23,16 @@ internal static class AdminCommands
           token create <username> --scopes <s1,s2> [--name <n>] [--expires <YYYY-MM-DD>]
                                          prints only the new personal access token
                                          (scopes: api, read_api, read_registry, write_registry)
+          gc [--dry-run]                 one garbage collection pass now: queue what nothing references, delete
+                                         what is due (Registry:GarbageCollection:ReviewDelay after it was queued);
+                                         --dry-run lists what would be deleted and queued, and why, changing nothing
         """;
 
     private static readonly HashSet<string> ValueOptions = ["--email", "--name", "--password", "--scopes", "--expires"];
-    private static readonly HashSet<string> FlagOptions = ["--admin", "--password-stdin"];
+    private static readonly HashSet<string> FlagOptions = ["--admin", "--password-stdin", "--dry-run"];
 
     /// <summary>True for the verbs handled here.</summary>
-    public static bool Handles(string verb) => verb is "user" or "token";
+    public static bool Handles(string verb) => verb is "user" or "token" or "gc";
 
     /// <summary>Runs one admin command.</summary>
     /// <param name="verb"><c>user</c> or <c>token</c>.</param>
@@ -122,6 +125,27 @@ internal static class AdminCommands
     }
 
     private sealed class UsageException(string message) : Exception(message);
+
+    private static async Task WriteGcReportAsync(TextWriter stdout, Berth.Server.Registry.GcReport report)
+    {
+        static string Count(IEnumerable<Berth.Server.Registry.GcItem> items, Berth.Server.Registry.GcItemKind kind, string noun)
+        {
+            int n = items.Count(i => i.Kind == kind);
+            return $"{n} {noun}{(n == 1 ? "" : "s")}";
+        }
+        var (delete, queue) = report.DryRun ? ("would delete", "would queue") : ("deleted", "queued");
+        await stdout.WriteLineAsync(
+            $"Garbage collection{(report.DryRun ? " (dry run, nothing changed)" : "")}: {delete} {Count(report.Deleted, Berth.Server.Registry.GcItemKind.Manifest, "manifest")} and " +
+            $"{Count(report.Deleted, Berth.Server.Registry.GcItemKind.Blob, "blob")} ({Berth.Server.Registry.RegistryUsage.FormatBytes(report.DeletedBlobBytes)} of blobs); " +
+            $"{queue} {Count(report.Queued, Berth.Server.Registry.GcItemKind.Manifest, "manifest")} and {Count(report.Queued, Berth.Server.Registry.GcItemKind.Blob, "blob")} for review" +
+            (report.DryRun ? "." : $"; {report.Rescued} rescued; {report.Failed} failed."));
+        foreach (var item in report.Deleted.Concat(report.Queued))
+        {
+            var action = report.Deleted.Contains(item) ? (report.DryRun ? "delete" : "deleted") : $"queue (due {item.ReviewAfter.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)})";
+            var what = item.Kind == Berth.Server.Registry.GcItemKind.Manifest ? $"manifest {item.Repository}@{item.Digest}" : $"blob {item.Digest}";
+            await stdout.WriteLineAsync($"{action}\t{what}\t{item.Size} bytes\t{item.Reason}");
+        }
+    }
 
     private static int UsageError(TextWriter stderr, string message)
     {
@@ -229,6 +253,17 @@ internal static class AdminCommands
                         user.Id, Opt("--name") ?? "cli", scopes.Split(','), expires, ct);
                     await stdout.WriteLineAsync(created.Secret);
                     return 0;
+                };
+            }
+            case ("gc", _, _):
+            {
+                Only(0);
+                bool dryRun = Opt("--dry-run") is not null;
+                return async (services, ct) =>
+                {
+                    var report = await services.GetRequiredService<Berth.Server.Registry.GarbageCollector>().RunAsync(dryRun, null, ct);
+                    await WriteGcReportAsync(stdout, report);
+                    return report.Failed > 0 ? 1 : 0;
                 };
             }
             case ("user", null, _) or ("token", null, _):

@@ -91,6 +91,9 @@ public sealed class RegistryOptions
 
     /// <summary>Docker schema 1 settings (section <c>Registry:Schema1</c>).</summary>
     public Schema1Options Schema1 { get; set; } = new();
+
+    /// <summary>Online garbage collection (section <c>Registry:GarbageCollection</c>); see docs/garbage-collection.md.</summary>
+    public Berth.Server.Registry.GarbageCollectionOptions GarbageCollection { get; set; } = new();
 }
 
 /// <summary>Docker schema 1 manifests (section <c>Registry:Schema1</c>): legacy pushes, and conversion of
@@ -148,6 +151,13 @@ public sealed class OptionsValidator : IValidateOptions<StorageOptions>, IValida
             return ValidateOptionsResult.Fail($"Registry:MaxManifestBytes is {options.MaxManifestBytes}; allowed: 1024 to {Berth.Distribution.ManifestParser.MaxManifestBytes}");
         if (options.MaxPageSize < 1)
             return ValidateOptionsResult.Fail($"Registry:MaxPageSize is {options.MaxPageSize}; it must be at least 1");
+        var gc = options.GarbageCollection;
+        if (gc.ReviewDelay < TimeSpan.Zero)
+            return ValidateOptionsResult.Fail($"Registry:GarbageCollection:ReviewDelay is {gc.ReviewDelay}; it must not be negative (default 1.00:00:00, 24 hours)");
+        if (gc.Interval < TimeSpan.FromSeconds(1))
+            return ValidateOptionsResult.Fail($"Registry:GarbageCollection:Interval is {gc.Interval}; it must be at least 00:00:01 (default 00:15:00)");
+        if (gc.BatchSize is < 1 or > 100_000)
+            return ValidateOptionsResult.Fail($"Registry:GarbageCollection:BatchSize is {gc.BatchSize}; allowed: 1 to 100000");
         if (!string.IsNullOrEmpty(options.Schema1.SigningKeyFile))
         {
             try

@@ -16,7 +16,9 @@ public sealed class MetricsOptions
 /// <c>berth_http_request_duration_seconds{route,method}</c>, <c>berth_http_request_bytes_total{route}</c> and
 /// <c>berth_http_response_bytes_total{route}</c> (bytes), <c>berth_blob_upload_duration_seconds{method}</c>,
 /// <c>berth_tokens_issued_total{outcome}</c>, <c>berth_rate_limit_hits_total{where}</c>,
-/// <c>berth_storage_errors_total{backend,operation}</c>.
+/// <c>berth_storage_errors_total{backend,operation}</c>; garbage collection: <c>berth_gc_runs_total{outcome}</c>,
+/// <c>berth_gc_run_duration_seconds</c>, <c>berth_gc_last_run_timestamp_seconds</c>, <c>berth_gc_deleted_total{kind}</c>,
+/// <c>berth_gc_deleted_bytes_total{kind}</c> (bytes), <c>berth_gc_queued_total{kind}</c>.
 /// </summary>
 public static class BerthMetrics
 {
@@ -29,6 +31,13 @@ public static class BerthMetrics
         new HistogramConfiguration { LabelNames = ["method"], Buckets = Histogram.ExponentialBuckets(0.005, 2, 16) });
     private static readonly Counter Tokens = Metrics.CreateCounter("berth_tokens_issued_total", "Token service answers by outcome (issued, refused, rate_limited, invalid_request).", "outcome");
     private static readonly Counter RateLimits = Metrics.CreateCounter("berth_rate_limit_hits_total", "Requests refused by a rate limit.", "where");
+    private static readonly Counter GcRuns = Metrics.CreateCounter("berth_gc_runs_total", "Garbage collection passes by outcome (ok, failed).", "outcome");
+    private static readonly Histogram GcDurations = Metrics.CreateHistogram("berth_gc_run_duration_seconds", "Duration of garbage collection passes in seconds.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 16) });
+    private static readonly Gauge GcLastRun = Metrics.CreateGauge("berth_gc_last_run_timestamp_seconds", "Unix time (seconds) when the last garbage collection pass on this replica finished.");
+    private static readonly Counter GcDeletedItems = Metrics.CreateCounter("berth_gc_deleted_total", "Items deleted by garbage collection, by kind (manifest, blob).", "kind");
+    private static readonly Counter GcDeletedBytes = Metrics.CreateCounter("berth_gc_deleted_bytes_total", "Bytes deleted by garbage collection, by kind (manifest: bytes in the database; blob: bytes in storage).", "kind");
+    private static readonly Counter GcQueuedItems = Metrics.CreateCounter("berth_gc_queued_total", "Items queued for garbage collection review, by kind (manifest, blob).", "kind");
     private static readonly Counter StorageErrors = Metrics.CreateCounter("berth_storage_errors_total", "Storage backend failures surfaced to a request.", "backend", "operation");
 
     /// <summary>Records one finished HTTP request.</summary>
@@ -45,6 +54,29 @@ public static class BerthMetrics
 
     /// <summary>Records a token service outcome.</summary>
     public static void TokenOutcome(string outcome) => Tokens.WithLabels(outcome).Inc();
+
+    /// <summary>Records a finished garbage collection pass.</summary>
+    public static void GcRun(string outcome, TimeSpan duration)
+    {
+        GcRuns.WithLabels(outcome).Inc();
+        GcDurations.Observe(duration.TotalSeconds);
+        GcLastRun.SetToCurrentTimeUtc();
+    }
+
+    /// <summary>Records items garbage collection deleted: <paramref name="count"/> of them, <paramref name="bytes"/> bytes in all.</summary>
+    public static void GcDeleted(Berth.Server.Registry.GcItemKind kind, int count, long bytes)
+    {
+        if (count == 0) return;
+        var label = kind == Berth.Server.Registry.GcItemKind.Blob ? "blob" : "manifest";
+        GcDeletedItems.WithLabels(label).Inc(count);
+        GcDeletedBytes.WithLabels(label).Inc(bytes);
+    }
+
+    /// <summary>Records items queued for garbage collection review.</summary>
+    public static void GcQueued(Berth.Server.Registry.GcItemKind kind, int count)
+    {
+        if (count > 0) GcQueuedItems.WithLabels(kind == Berth.Server.Registry.GcItemKind.Blob ? "blob" : "manifest").Inc(count);
+    }
 
     /// <summary>Records a storage failure seen by a request.</summary>
     public static void StorageError(string backend, string operation) => StorageErrors.WithLabels(backend, operation).Inc();

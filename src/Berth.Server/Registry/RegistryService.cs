@@ -25,7 +25,7 @@ public sealed record Page(IReadOnlyList<string> Items, bool HasMore);
 /// management), over the metadata database and the blob store. Knows nothing of HTTP; refusals are
 /// <see cref="RegistryException"/>s with the spec's codes.
 /// </summary>
-public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock, IOptions<RegistryOptions> options)
+public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock, IOptions<RegistryOptions> options, RegistryUsage usage)
 {
     // Compiled once per EF model: a process may hold more than one (SQLite and PostgreSQL side by side in the
     // metadata tests, or a database migration), and a compiled query is bound to the model it first ran with.
@@ -112,12 +112,7 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
     public async Task EnsureBlobAsync(RepositoryName repository, Digest digest, byte[] content, CancellationToken cancellationToken)
     {
         if (await GetBlobAsync(repository, digest, cancellationToken) is not null && await blobs.StatAsync(digest, cancellationToken) is not null) return;
-        if (await blobs.StatAsync(digest, cancellationToken) is { } stat && stat.Size == content.Length)
-        {
-            long repositoryId = await EnsureRepositoryAsync(repository, cancellationToken);
-            await LinkBlobAsync(repositoryId, digest, content.Length, cancellationToken);
-            return;
-        }
+        // Through the upload path, which links the blob under garbage collection's rules (see LinkBlobAsync).
         await UploadMonolithicAsync(repository, digest, new MemoryStream(content, writable: false), cancellationToken);
     }
 
@@ -129,8 +124,12 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         if (blob is null) return null;
         var stat = await blobs.StatAsync(digest, cancellationToken);
         if (stat is null) return null; // metadata without bytes: let the client upload again
+        await usage.CheckQuotaAsync(target, digest, blob.Size, cancellationToken);
         long repositoryId = await EnsureRepositoryAsync(target, cancellationToken);
-        await LinkBlobAsync(repositoryId, digest, blob.Size, cancellationToken);
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        // The blob must still exist once locked: garbage collection may have deleted it since the checks above.
+        if (!await LinkBlobAsync(repositoryId, digest, blob.Size, mustExist: true, cancellationToken)) return null;
+        await tx.CommitAsync(cancellationToken);
         return blob;
     }
 
@@ -139,6 +138,7 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
     /// <summary>Starts an upload session in a repository (created if new).</summary>
     public async Task<Guid> StartUploadAsync(RepositoryName repository, CancellationToken cancellationToken)
     {
+        await usage.CheckQuotaAsync(repository, null, 0, cancellationToken);
         long repositoryId = await EnsureRepositoryAsync(repository, cancellationToken);
         var id = Guid.NewGuid();
         await blobs.StartUploadAsync(id, cancellationToken);
@@ -171,6 +171,8 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         long size;
         try
         {
+            // Verified and placed, but when the digest's bytes were already stored the session keeps its copy
+            // until the link below is committed: garbage collection may be deleting the stored copy right now.
             size = await blobs.CompleteUploadAsync(id, digest, offset, body, cancellationToken);
         }
         catch (RegistryException ex) when (ex.Code == ErrorCode.DigestInvalid)
@@ -178,12 +180,25 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
             await db.UploadSessions.Where(u => u.Id == id).ExecuteDeleteAsync(CancellationToken.None);
             throw;
         }
+        try
+        {
+            await usage.CheckQuotaAsync(repository, digest, size, cancellationToken);
+        }
+        catch (RegistryException)
+        {
+            await blobs.DiscardUploadAsync(id, CancellationToken.None);
+            await db.UploadSessions.Where(u => u.Id == id).ExecuteDeleteAsync(CancellationToken.None);
+            throw;
+        }
         await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            await LinkBlobAsync(repositoryId, digest, size, cancellationToken);
+            await LinkBlobAsync(repositoryId, digest, size, mustExist: false, cancellationToken);
             await db.UploadSessions.Where(u => u.Id == id).ExecuteDeleteAsync(cancellationToken);
             await tx.CommitAsync(cancellationToken);
         }
+        // Linked and off the review queue: from here on garbage collection leaves the digest alone, so the stored
+        // copy (or the session's, moved into place now if the stored one went) is safe.
+        await blobs.FinishUploadAsync(id, digest, size, cancellationToken);
         return size;
     }
 
@@ -257,14 +272,22 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
                 new { expected = reference.Digest.ToString(), actual = digest.ToString() });
         }
 
+        await usage.CheckQuotaAsync(repository, null, 0, cancellationToken);
+
         // Checked against the repository as it is; it is created only once the manifest is accepted.
         long repositoryId = await FindRepositoryAsync(repository, cancellationToken) ?? -1;
 
+        // One transaction from the checks to the commit: the blobs and manifests it references are locked against
+        // garbage collection (PostgreSQL: FOR SHARE; SQLite: BEGIN IMMEDIATE, one writer at a time) and taken off
+        // the review queue, so what the checks see still exists when the manifest commits. docs/garbage-collection.md.
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         var requiredBlobs = manifest.RequiredBlobs.ToList();
         var requiredBlobDigests = manifest.RequiredBlobDigests.ToList();
         if (requiredBlobDigests.Count > 0)
         {
-            var wanted = requiredBlobDigests.Select(d => d.ToString()).ToList();
+            var wanted = requiredBlobDigests.Select(d => d.ToString()).Distinct().ToList();
+            await LockBlobsAsync(wanted, cancellationToken);
+            await db.GcBlobReviews.Where(q => wanted.Contains(q.Digest)).ExecuteDeleteAsync(cancellationToken);
             var present = await (from rb in db.RepositoryBlobs
                                  join b in db.Blobs on rb.Digest equals b.Digest
                                  where rb.RepositoryId == repositoryId && wanted.Contains(rb.Digest)
@@ -282,6 +305,13 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
             }
         }
         var requiredManifests = manifest.RequiredManifests.ToList();
+        var related = requiredManifests.Select(d => d.Digest.ToString()).Append(manifest.Subject?.Digest.ToString()).OfType<string>().Distinct().ToList();
+        if (related.Count > 0 && repositoryId >= 0)
+        {
+            // Child manifests and the subject: locked and rescued (a kept referrer keeps its subject).
+            var relatedIds = await LockManifestsAsync(repositoryId, related, cancellationToken);
+            if (relatedIds.Count > 0) await db.GcManifestReviews.Where(q => relatedIds.Contains(q.ManifestId)).ExecuteDeleteAsync(cancellationToken);
+        }
         if (requiredManifests.Count > 0)
         {
             var wanted = requiredManifests.Select(d => d.Digest.ToString()).Distinct().ToList();
@@ -300,13 +330,20 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         var now = Now;
         string? annotations = manifest.Annotations is { Count: > 0 } a ? JsonSerializer.Serialize(a) : null;
         if (repositoryId < 0) repositoryId = await EnsureRepositoryAsync(repository, cancellationToken);
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.Database.ExecuteSqlInterpolatedAsync($"""
-            INSERT INTO manifests ("RepositoryId", "Digest", "MediaType", "ArtifactType", "SubjectDigest", "Size", "Content", "AnnotationsJson", "CreatedAt")
-            VALUES ({repositoryId}, {digestText}, {manifest.MediaType}, {manifest.EffectiveArtifactType}, {manifest.Subject?.Digest.ToString()}, {(long)content.Length}, {content}, {annotations}, {now})
-            ON CONFLICT ("RepositoryId", "Digest") DO NOTHING
-            """, cancellationToken);
-        long manifestId = await db.Manifests.Where(m => m.RepositoryId == repositoryId && m.Digest == digestText).Select(m => m.Id).FirstAsync(cancellationToken);
+        long manifestId = 0;
+        for (int attempt = 0; manifestId == 0; attempt++)
+        {
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                INSERT INTO manifests ("RepositoryId", "Digest", "MediaType", "ArtifactType", "SubjectDigest", "Size", "Content", "AnnotationsJson", "CreatedAt")
+                VALUES ({repositoryId}, {digestText}, {manifest.MediaType}, {manifest.EffectiveArtifactType}, {manifest.Subject?.Digest.ToString()}, {(long)content.Length}, {content}, {annotations}, {now})
+                ON CONFLICT ("RepositoryId", "Digest") DO NOTHING
+                """, cancellationToken);
+            // Locked like the references: garbage collection may have deleted an existing copy since the insert saw it.
+            var ids = await LockManifestsAsync(repositoryId, [digestText], cancellationToken);
+            if (ids.Count > 0) manifestId = ids[0];
+            else if (attempt >= 2) throw new InvalidOperationException($"manifest {digestText} vanished three times while being stored");
+        }
+        await db.GcManifestReviews.Where(q => q.ManifestId == manifestId).ExecuteDeleteAsync(cancellationToken);
         foreach (var child in requiredBlobDigests.Select(d => (Digest: d, IsManifest: false)).Concat(requiredManifests.Select(d => (d.Digest, IsManifest: true))).DistinctBy(x => x.Digest))
         {
             var childDigest = child.Digest.ToString();
@@ -417,15 +454,55 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         return (await FindRepositoryAsync(repository, cancellationToken))!.Value;
     }
 
-    private async Task LinkBlobAsync(long repositoryId, Digest digest, long size, CancellationToken cancellationToken)
+    /// <summary>Links a blob into a repository inside the caller's transaction: records the blob (unless
+    /// <paramref name="mustExist"/>), locks its row against garbage collection, takes it off the review queue (a
+    /// rescue) and adds the link.</summary>
+    /// <returns>False when <paramref name="mustExist"/> and the blob is gone (garbage collection won the race).</returns>
+    private async Task<bool> LinkBlobAsync(long repositoryId, Digest digest, long size, bool mustExist, CancellationToken cancellationToken)
     {
         var d = digest.ToString();
         var now = Now;
-        await db.Database.ExecuteSqlInterpolatedAsync($"""
-            INSERT INTO blobs ("Digest", "Size", "CreatedAt") VALUES ({d}, {size}, {now}) ON CONFLICT ("Digest") DO NOTHING
-            """, cancellationToken);
+        for (int attempt = 0; ; attempt++)
+        {
+            if (!mustExist)
+            {
+                await db.Database.ExecuteSqlInterpolatedAsync($"""
+                    INSERT INTO blobs ("Digest", "Size", "CreatedAt") VALUES ({d}, {size}, {now}) ON CONFLICT ("Digest") DO NOTHING
+                    """, cancellationToken);
+            }
+            if ((await LockBlobsAsync([d], cancellationToken)).Count > 0) break;
+            // Deleted by garbage collection between the insert (which saw the old row) and the lock: insert again.
+            if (mustExist) return false;
+            if (attempt >= 2) throw new InvalidOperationException($"blob {d} vanished three times while being linked");
+        }
+        await db.GcBlobReviews.Where(q => q.Digest == d).ExecuteDeleteAsync(cancellationToken);
         await db.Database.ExecuteSqlInterpolatedAsync($"""
             INSERT INTO repository_blobs ("RepositoryId", "Digest", "CreatedAt") VALUES ({repositoryId}, {d}, {now}) ON CONFLICT ("RepositoryId", "Digest") DO NOTHING
             """, cancellationToken);
+        return true;
+    }
+
+    /// <summary>Locks blob rows against garbage collection until the transaction ends (PostgreSQL <c>FOR SHARE</c>;
+    /// SQLite needs nothing: its write transactions are <c>BEGIN IMMEDIATE</c>) and returns the digests that exist.</summary>
+    private async Task<List<string>> LockBlobsAsync(List<string> digests, CancellationToken cancellationToken)
+    {
+        if (db.IsPostgreSql)
+        {
+            var array = digests.ToArray();
+            return await db.Database.SqlQuery<string>($"""SELECT "Digest" AS "Value" FROM blobs WHERE "Digest" = ANY({array}) ORDER BY "Digest" FOR SHARE""").ToListAsync(cancellationToken);
+        }
+        return await db.Blobs.Where(b => digests.Contains(b.Digest)).Select(b => b.Digest).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Locks manifest rows of a repository against garbage collection (as <see cref="LockBlobsAsync"/>) and
+    /// returns the ids of those that exist.</summary>
+    private async Task<List<long>> LockManifestsAsync(long repositoryId, List<string> digests, CancellationToken cancellationToken)
+    {
+        if (db.IsPostgreSql)
+        {
+            var array = digests.ToArray();
+            return await db.Database.SqlQuery<long>($"""SELECT "Id" AS "Value" FROM manifests WHERE "RepositoryId" = {repositoryId} AND "Digest" = ANY({array}) ORDER BY "Id" FOR SHARE""").ToListAsync(cancellationToken);
+        }
+        return await db.Manifests.Where(m => m.RepositoryId == repositoryId && digests.Contains(m.Digest)).Select(m => m.Id).ToListAsync(cancellationToken);
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Berth.Server.Tests.Infrastructure;
@@ -30,6 +31,19 @@ public sealed class BerthFactory : WebApplicationFactory<Program>
     /// <summary>The folder holding the SQLite database and the blob files.</summary>
     public string DataDir { get; }
 
+    /// <summary>When set, replaces the host's TimeProvider (garbage collection delays, quotas).</summary>
+    public TimeProvider? Clock { get; init; }
+
+    /// <summary>Extra configuration (e.g. <c>Database:Type</c>), applied after the defaults.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The path of a blob's bytes under the filesystem storage root.</summary>
+    public string BlobFile(string digest)
+    {
+        var hex = digest[(digest.IndexOf(':') + 1)..];
+        return Path.Combine(DataDir, "storage", "blobs", digest[..digest.IndexOf(':')], hex[..2], hex, "data");
+    }
+
     public static string NewDataDir() => Path.Combine(Path.GetTempPath(), "berth-server-tests", Guid.NewGuid().ToString("N"));
 
     /// <summary>A client whose every response is checked for the <c>Docker-Distribution-API-Version</c> header.</summary>
@@ -40,6 +54,8 @@ public sealed class BerthFactory : WebApplicationFactory<Program>
         builder.UseSetting("DataDir", DataDir);
         builder.UseSetting("Auth:Mode", "none"); // these tests cover the protocol; access control has its own tests
         builder.ConfigureLogging(logging => logging.ClearProviders());
+        foreach (var (key, value) in Settings) builder.UseSetting(key, value);
+        if (Clock is { } clock) builder.ConfigureServices(s => s.AddSingleton(clock));
     }
 
     protected override void Dispose(bool disposing)
