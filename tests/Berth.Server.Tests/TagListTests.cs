@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Berth.Server.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using static Berth.Server.Tests.Infrastructure.Registry;
 
 namespace Berth.Server.Tests;
@@ -23,6 +25,60 @@ public sealed partial class TagListTests(BerthFactory factory) : IClassFixture<B
     }
 
     private static List<string> Sorted => Tags.Order(StringComparer.Ordinal).ToList();
+
+    [Fact]
+    public async Task A_large_repository_lists_completely_streamed_and_pages_without_gaps()
+    {
+        const int count = 20_000;
+        var repo = NewRepo();
+        await _client.PushImageAsync(repo, "seed");
+        var expected = new List<string> { "seed" };
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            // Seeded straight into the database: 20,000 pushes would take minutes and test nothing more.
+            var db = scope.ServiceProvider.GetRequiredService<Berth.Metadata.BerthDbContext>();
+            var (repositoryId, manifestId) = db.Tags.Where(t => t.Name == "seed" && db.Repositories.Any(r => r.Id == t.RepositoryId && r.Name == repo))
+                .Select(t => new { t.RepositoryId, t.ManifestId }).AsEnumerable().Select(x => (x.RepositoryId, x.ManifestId)).Single();
+            var names = Enumerable.Range(0, count).Select(i => $"v{i % 97}.{i}-{(char)('a' + i % 26)}").ToList();
+            await using var tx = await db.Database.BeginTransactionAsync();
+            foreach (var chunk in names.Chunk(500))
+            {
+                // Tag names are generated above ([A-Za-z0-9.-] only), so they are safe inside the statement.
+                var sql = "INSERT INTO tags (\"RepositoryId\", \"Name\", \"ManifestId\", \"UpdatedAt\") VALUES "
+                    + string.Join(",", chunk.Select(n => $"({repositoryId}, '{n}', {manifestId}, '2026-01-01 00:00:00')"));
+                await db.Database.ExecuteSqlRawAsync(sql);
+            }
+            await tx.CommitAsync();
+            expected.AddRange(names);
+        }
+        expected.Sort(StringComparer.Ordinal);
+
+        using (var all = await _client.GetAsync($"/v2/{repo}/tags/list"))
+        {
+            Assert.Equal(HttpStatusCode.OK, all.StatusCode);
+            Assert.Null(all.Header("Link"));
+            var json = await all.ReadJsonAsync();
+            Assert.Equal(repo, json.GetProperty("name").GetString());
+            Assert.Equal(expected, json.GetProperty("tags").EnumerateArray().Select(t => t.GetString()!).ToList());
+        }
+
+        // Paged with n=1000, following Link: every tag once, in order. Also "last" alone (no n) streams the rest.
+        var paged = new List<string>();
+        string? next = $"/v2/{repo}/tags/list?n=1000";
+        int pages = 0;
+        while (next is not null && pages++ < 100)
+        {
+            using var response = await _client.GetAsync(next);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var page = (await response.ReadJsonAsync()).GetProperty("tags").EnumerateArray().Select(t => t.GetString()!).ToList();
+            Assert.True(page.Count <= 1000);
+            paged.AddRange(page);
+            next = response.Header("Link") is { } link ? "/v2/" + NextLink().Match(link).Groups["path"].Value : null;
+        }
+        Assert.Equal(expected, paged);
+        using (var rest = await _client.GetAsync($"/v2/{repo}/tags/list?last={Uri.EscapeDataString(expected[count - 10])}"))
+            Assert.Equal(expected.Skip(count - 9), (await rest.ReadJsonAsync()).GetProperty("tags").EnumerateArray().Select(t => t.GetString()!));
+    }
 
     [Fact]
     public async Task Tags_are_listed_in_lexical_order()

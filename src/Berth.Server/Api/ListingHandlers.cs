@@ -14,6 +14,14 @@ internal static class ListingHandlers
     {
         var (limit, last) = ParsePaging(context);
         var registry = context.RequestServices.GetRequiredService<RegistryService>();
+        if (limit is null)
+        {
+            // Everything: streamed from the database to the socket, never held as a list.
+            var tags = await registry.StreamTagsAsync(name, last, context.RequestAborted)
+                ?? throw new RegistryException(ErrorCode.NameUnknown, $"repository {name} is not known to this registry", new { name = name.Value });
+            await StreamTagListAsync(context, name, tags);
+            return;
+        }
         var page = await registry.ListTagsAsync(name, limit, last, context.RequestAborted)
             ?? throw new RegistryException(ErrorCode.NameUnknown, $"repository {name} is not known to this registry", new { name = name.Value });
         if (page.HasMore) context.Response.Headers.Link = $"</v2/{name}/tags/list?n={limit}&last={Uri.EscapeDataString(page.Items[^1])}>; rel=\"next\"";
@@ -93,6 +101,30 @@ internal static class ListingHandlers
         }
         var last = query["last"].ToString();
         return (limit, last.Length > 0 ? last : null);
+    }
+
+    /// <summary>Writes <c>{"name":…,"tags":[…]}</c> straight into the response pipe (chunked), flushing every 32 KiB.</summary>
+    private static async Task StreamTagListAsync(HttpContext context, RepositoryName name, IAsyncEnumerable<string> tags)
+    {
+        context.Response.ContentType = "application/json";
+        var pipe = context.Response.BodyWriter;
+        await using var writer = new Utf8JsonWriter(pipe);
+        writer.WriteStartObject();
+        writer.WriteString("name", name.Value);
+        writer.WriteStartArray("tags");
+        await foreach (var tag in tags.WithCancellation(context.RequestAborted))
+        {
+            writer.WriteStringValue(tag);
+            if (writer.BytesPending >= 32 * 1024)
+            {
+                writer.Flush();
+                await pipe.FlushAsync(context.RequestAborted);
+            }
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        writer.Flush();
+        await pipe.FlushAsync(context.RequestAborted);
     }
 
     private static async Task WriteJsonAsync(HttpContext context, Action<Utf8JsonWriter> body, string contentType = "application/json")

@@ -402,6 +402,21 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         return await PageAsync(query.OrderBy(t => t.Name).Select(t => t.Name), limit, cancellationToken);
     }
 
+    /// <summary>
+    /// All tags of a repository in lexical (ordinal) order after <paramref name="last"/>, streamed from one indexed
+    /// range scan of the <c>tags</c> primary key (repository, name) without building a list: for unpaginated tag lists,
+    /// which may hold hundreds of thousands of names.
+    /// </summary>
+    /// <returns>Null when the repository does not exist.</returns>
+    public async Task<IAsyncEnumerable<string>?> StreamTagsAsync(RepositoryName repository, string? last, CancellationToken cancellationToken)
+    {
+        var repositoryId = await FindRepositoryAsync(repository, cancellationToken);
+        if (repositoryId is null) return null;
+        var query = db.Tags.Where(t => t.RepositoryId == repositoryId);
+        if (!string.IsNullOrEmpty(last)) query = query.Where(t => string.Compare(t.Name, last) > 0);
+        return query.OrderBy(t => t.Name).Select(t => t.Name).AsAsyncEnumerable();
+    }
+
     /// <summary>Repository names (those holding at least one manifest) in lexical order after <paramref name="last"/>.</summary>
     public Task<Page> ListRepositoriesAsync(int? limit, string? last, CancellationToken cancellationToken)
     {
