@@ -53,6 +53,7 @@ public sealed partial class BerthDbContext(DbContextOptions<BerthDbContext> opti
         OnScaleOutModelCreating(b);
         OnAuditModelCreating(b);
         OnLifecycleModelCreating(b);
+        OnHousekeepingModelCreating(b);
         b.Entity<RepositoryEntity>(e =>
         {
             e.ToTable("repositories");

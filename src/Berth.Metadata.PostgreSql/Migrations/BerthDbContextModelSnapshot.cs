@@ -150,6 +150,98 @@ namespace Berth.Metadata.PostgreSql.Migrations
                     b.ToTable("ci_jobs", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.CleanupRunEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("DurationMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("FailureDetails")
+                        .HasMaxLength(4000)
+                        .HasColumnType("character varying(4000)");
+
+                    b.Property<int>("Failures")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("Repositories")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<int>("TagsDeleted")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("TagsProtected")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId", "StartedAt");
+
+                    b.ToTable("cleanup_runs", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.ContainerExpirationPolicyEntity", b =>
+                {
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Cadence")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("boolean");
+
+                    b.Property<int?>("KeepN")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("NameRegex")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<string>("NameRegexKeep")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<DateTime?>("NextRunAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("OlderThan")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("ProjectId");
+
+                    b.HasIndex("Enabled", "NextRunAt");
+
+                    b.ToTable("container_expiration_policies", (string)null);
+                });
+
             modelBuilder.Entity("Berth.Metadata.DeployTokenEntity", b =>
                 {
                     b.Property<long>("Id")
@@ -583,6 +675,38 @@ namespace Berth.Metadata.PostgreSql.Migrations
                     b.ToTable("projects", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.ProtectedTagRuleEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("MinimumAccessLevelForDelete")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("MinimumAccessLevelForPush")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("TagNamePattern")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId");
+
+                    b.ToTable("protected_tag_rules", (string)null);
+                });
+
             modelBuilder.Entity("Berth.Metadata.RecoveryCodeEntity", b =>
                 {
                     b.Property<long>("Id")
@@ -625,6 +749,36 @@ namespace Berth.Metadata.PostgreSql.Migrations
                     b.HasIndex("Digest");
 
                     b.ToTable("repository_blobs", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.RepositoryDeletionEntity", b =>
+                {
+                    b.Property<long>("RepositoryId")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
+
+                    b.Property<DateTime>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime>("ScheduledAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.HasKey("RepositoryId");
+
+                    b.HasIndex("NextAttemptAt");
+
+                    b.ToTable("repository_deletions", (string)null);
                 });
 
             modelBuilder.Entity("Berth.Metadata.RepositoryEntity", b =>
@@ -901,6 +1055,24 @@ namespace Berth.Metadata.PostgreSql.Migrations
                         .OnDelete(DeleteBehavior.Cascade);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.CleanupRunEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Berth.Metadata.ContainerExpirationPolicyEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Berth.Metadata.DeployTokenEntity", b =>
                 {
                     b.HasOne("Berth.Metadata.ProjectEntity", null)
@@ -1020,6 +1192,15 @@ namespace Berth.Metadata.PostgreSql.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Berth.Metadata.ProtectedTagRuleEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Berth.Metadata.RecoveryCodeEntity", b =>
                 {
                     b.HasOne("Berth.Metadata.UserEntity", null)
@@ -1037,6 +1218,15 @@ namespace Berth.Metadata.PostgreSql.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired();
 
+                    b.HasOne("Berth.Metadata.RepositoryEntity", null)
+                        .WithMany()
+                        .HasForeignKey("RepositoryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Berth.Metadata.RepositoryDeletionEntity", b =>
+                {
                     b.HasOne("Berth.Metadata.RepositoryEntity", null)
                         .WithMany()
                         .HasForeignKey("RepositoryId")

@@ -141,6 +141,96 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.ToTable("ci_jobs", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.CleanupRunEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("DurationMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("FailureDetails")
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Failures")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Repositories")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("TagsDeleted")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("TagsProtected")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId", "StartedAt");
+
+                    b.ToTable("cleanup_runs", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.ContainerExpirationPolicyEntity", b =>
+                {
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Cadence")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("KeepN")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("NameRegex")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("NameRegexKeep")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("NextRunAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OlderThan")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("ProjectId");
+
+                    b.HasIndex("Enabled", "NextRunAt");
+
+                    b.ToTable("container_expiration_policies", (string)null);
+                });
+
             modelBuilder.Entity("Berth.Metadata.DeployTokenEntity", b =>
                 {
                     b.Property<long>("Id")
@@ -560,6 +650,36 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.ToTable("projects", (string)null);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.ProtectedTagRuleEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("MinimumAccessLevelForDelete")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("MinimumAccessLevelForPush")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TagNamePattern")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId");
+
+                    b.ToTable("protected_tag_rules", (string)null);
+                });
+
             modelBuilder.Entity("Berth.Metadata.RecoveryCodeEntity", b =>
                 {
                     b.Property<long>("Id")
@@ -600,6 +720,36 @@ namespace Berth.Metadata.Migrations.Sqlite
                     b.HasIndex("Digest");
 
                     b.ToTable("repository_blobs", (string)null);
+                });
+
+            modelBuilder.Entity("Berth.Metadata.RepositoryDeletionEntity", b =>
+                {
+                    b.Property<long>("RepositoryId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("NextAttemptAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ScheduledAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RepositoryId");
+
+                    b.HasIndex("NextAttemptAt");
+
+                    b.ToTable("repository_deletions", (string)null);
                 });
 
             modelBuilder.Entity("Berth.Metadata.RepositoryEntity", b =>
@@ -866,6 +1016,24 @@ namespace Berth.Metadata.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade);
                 });
 
+            modelBuilder.Entity("Berth.Metadata.CleanupRunEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Berth.Metadata.ContainerExpirationPolicyEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Berth.Metadata.DeployTokenEntity", b =>
                 {
                     b.HasOne("Berth.Metadata.ProjectEntity", null)
@@ -985,6 +1153,15 @@ namespace Berth.Metadata.Migrations.Sqlite
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Berth.Metadata.ProtectedTagRuleEntity", b =>
+                {
+                    b.HasOne("Berth.Metadata.ProjectEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Berth.Metadata.RecoveryCodeEntity", b =>
                 {
                     b.HasOne("Berth.Metadata.UserEntity", null)
@@ -1002,6 +1179,15 @@ namespace Berth.Metadata.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired();
 
+                    b.HasOne("Berth.Metadata.RepositoryEntity", null)
+                        .WithMany()
+                        .HasForeignKey("RepositoryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Berth.Metadata.RepositoryDeletionEntity", b =>
+                {
                     b.HasOne("Berth.Metadata.RepositoryEntity", null)
                         .WithMany()
                         .HasForeignKey("RepositoryId")
