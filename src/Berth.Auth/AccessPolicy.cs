@@ -198,6 +198,34 @@ public sealed class AccessPolicy(BerthDbContext db)
             $"{jobName} may pull from {project.FullPath} (its job token allowlist includes the job's project) only within the rights of the job's user, who has {role}{capNote} there; it may push and delete only in its own project");
     }
 
+    /// <summary>The level that stands for an instance administrator in protection rules (above Owner), GitLab's <c>admin</c>.</summary>
+    public const int AdminLevel = 60;
+
+    /// <summary>
+    /// The access level a caller acts with in a project, for protection rules: <see cref="AdminLevel"/> for instance
+    /// administrators; a user's effective level (<see cref="GetProjectAccessLevelAsync"/>); for a CI job token, the
+    /// level of the job's user (capped by a project runner's creator; none for trusted OIDC identities); none for deploy
+    /// tokens and anonymous callers.
+    /// </summary>
+    public async Task<int> GetActingLevelAsync(Principal principal, ProjectEntity project, CancellationToken cancellationToken)
+    {
+        switch (principal.Kind)
+        {
+            case PrincipalKind.Anonymous or PrincipalKind.DeployToken:
+                return 0;
+            case PrincipalKind.JobToken:
+                var jobId = principal.CredentialId;
+                var job = await db.CiJobs.Where(j => j.Id == jobId).Select(j => new { j.UserId, j.CapUserId }).FirstOrDefaultAsync(cancellationToken);
+                if (job?.UserId is not { } jobUser) return 0;
+                var level = await JobUserLevelAsync(jobUser, project, cancellationToken);
+                if (job.CapUserId is { } capId) level = (AccessLevel)Math.Min((int)level, (int)await JobUserLevelAsync(capId, project, cancellationToken));
+                return (int)level;
+            default:
+                if (principal.IsAdmin) return AdminLevel;
+                return principal.UserId is { } userId ? (int)await GetProjectAccessLevelAsync(userId, project, cancellationToken) : 0;
+        }
+    }
+
     /// <summary>The level of a job's user in a project: Owner for admins, none for blocked or deleted users.</summary>
     private async Task<AccessLevel> JobUserLevelAsync(long userId, ProjectEntity project, CancellationToken cancellationToken)
     {

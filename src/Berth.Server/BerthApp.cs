@@ -96,6 +96,11 @@ public static class BerthApp
         services.AddScoped<RegistryService>();
         services.AddScoped<GarbageCollector>();
         services.AddScoped<RegistryUsage>();
+        services.AddScoped<TagProtection>();
+        services.AddScoped<RegistryLifecycle>();
+        services.AddOptions<LifecycleOptions>().BindConfiguration("Registry:Lifecycle");
+        services.AddSingleton<RegistryLifecycleWorker>();
+        services.AddHostedService(sp => sp.GetRequiredService<RegistryLifecycleWorker>());
         services.AddSchema1Support();
         services.AddOptions<RegistryTokenOptions>().BindConfiguration("Auth");
         services.AddOptions<PasswordOptions>().BindConfiguration("Auth:Passwords");

@@ -30,6 +30,7 @@ public static class AccountsServiceCollectionExtensions
         services.TryAddScoped<AccountService>();
         services.TryAddScoped<GroupService>();
         services.TryAddScoped<ProjectService>();
+        services.TryAddScoped<PathMoves>();
         services.TryAddScoped<MemberService>();
         services.TryAddScoped<AccessTokenService>();
         return services;

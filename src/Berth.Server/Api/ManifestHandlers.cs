@@ -46,6 +46,8 @@ internal static class ManifestHandlers
     {
         var limit = context.RequestServices.GetRequiredService<IOptions<RegistryOptions>>().Value.MaxManifestBytes;
         var content = await ReadLimitedAsync(context, limit);
+        if (!reference.IsDigest)
+            await context.RequestServices.GetRequiredService<TagProtection>().CheckPushAsync(Auth.BasicCredentials.GetPrincipal(context), name, reference.Tag.Value, context.RequestAborted);
         var registry = context.RequestServices.GetRequiredService<RegistryService>();
         var result = await registry.PutManifestAsync(name, reference, content, context.Request.ContentType, context.RequestAborted);
         var response = context.Response;
@@ -79,6 +81,10 @@ internal static class ManifestHandlers
 
     public static async Task DeleteAsync(HttpContext context, RepositoryName name, Reference reference)
     {
+        var protection = context.RequestServices.GetRequiredService<TagProtection>();
+        var principal = Auth.BasicCredentials.GetPrincipal(context);
+        if (reference.IsDigest) await protection.CheckDeleteManifestAsync(principal, name, reference.Digest, context.RequestAborted);
+        else await protection.CheckDeleteAsync(principal, name, [reference.Tag.Value], context.RequestAborted);
         var registry = context.RequestServices.GetRequiredService<RegistryService>();
         if (!await registry.DeleteManifestAsync(name, reference, context.RequestAborted))
             throw new RegistryException(ErrorCode.ManifestUnknown, $"manifest {reference} is not in repository {name}", new { name = name.Value, reference = reference.ToString() });

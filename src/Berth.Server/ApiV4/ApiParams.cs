@@ -107,6 +107,41 @@ public sealed class ApiParams
             ? v.Where(x => x is not null).SelectMany(x => x!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
             : null;
 
+    /// <summary>
+    /// A nested object parameter (GitLab's <c>…_attributes</c>): a JSON object in a JSON body, or form/query fields
+    /// named <c>name[key]</c>. Null when absent.
+    /// </summary>
+    /// <exception cref="ApiException">The value is not a JSON object (400).</exception>
+    public ApiParams? Nested(string name)
+    {
+        var nested = new ApiParams();
+        bool any = false;
+        if (String(name) is { Length: > 0 } raw)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(raw);
+                if (doc.RootElement.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest($"{name} is invalid");
+                foreach (var prop in doc.RootElement.EnumerateObject()) nested.Set(prop.Name, [Text(prop.Value)]);
+                any = true;
+            }
+            catch (JsonException)
+            {
+                throw ApiException.BadRequest($"{name} is invalid");
+            }
+        }
+        var prefix = name + "[";
+        foreach (var (key, values) in _values)
+        {
+            if (key.StartsWith(prefix, StringComparison.Ordinal) && key.EndsWith(']'))
+            {
+                nested.Set(key[prefix.Length..^1], values.ToArray());
+                any = true;
+            }
+        }
+        return any ? nested : null;
+    }
+
     /// <summary>A date parameter (<c>YYYY-MM-DD</c>, or an ISO 8601 time whose date is taken), or null.</summary>
     /// <exception cref="ApiException">Not a date.</exception>
     public DateOnly? Date(string name)

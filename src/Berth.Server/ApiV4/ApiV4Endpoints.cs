@@ -20,6 +20,7 @@ public static partial class ApiV4Endpoints
         MapMembers(api, "projects");
         MapTokens(api);
         MapNamespaces(api);
+        MapRegistry(api);
         MapCi(app, api);
         api.Map("/{**path}", Handler(_ => Task.FromResult<IResult>(Results.Json(new { error = "404 Not Found" }, Representer.Json, "application/json", statusCode: 404))));
         app.MapPost("/oauth/token", Handler(OAuthTokenAsync)).AddEndpointFilter(HandleErrorsAsync).ExcludeFromDescription().DisableAntiforgery();
@@ -41,6 +42,14 @@ public static partial class ApiV4Endpoints
         {
             var api = ApiException.From(ex);
             return Results.Json(api.Body, Representer.Json, "application/json", statusCode: api.Status);
+        }
+        catch (Berth.Server.Registry.TagRuleException ex)
+        {
+            return Results.Json(new { error = ex.Message }, Representer.Json, "application/json", statusCode: 400);
+        }
+        catch (Berth.Distribution.RegistryException ex) when (ex.Code == Berth.Distribution.ErrorCode.Denied)
+        {
+            return Results.Json(new { message = "403 Forbidden - " + ex.Message }, Representer.Json, "application/json", statusCode: 403);
         }
         catch (BadHttpRequestException ex)
         {

@@ -12,6 +12,7 @@ public static partial class ApiV4Endpoints
         api.MapGet("/groups", Handler(ListGroupsAsync));
         api.MapPost("/groups", Handler(CreateGroupAsync));
         api.MapGet("/groups/{id}", GetGroupAsync);
+        api.MapPut("/groups/{id}", UpdateGroupAsync);
         api.MapDelete("/groups/{id}", DeleteGroupAsync);
         api.MapGet("/groups/{id}/subgroups", ListSubgroupsAsync);
         api.MapGet("/groups/{id}/projects", ListGroupProjectsAsync);
@@ -89,6 +90,34 @@ public static partial class ApiV4Endpoints
     {
         var caller = await ApiCaller.AuthenticateAsync(context, ApiAccess.ReadAnonymous);
         var group = await caller.ReadableGroupAsync(id);
+        return Ok(await Represent(caller).GroupAsync(group, caller.Aborted));
+    }
+
+    /// <summary><c>PUT /groups/:id</c>: <c>name</c> and <c>description</c> (Maintainer+), <c>path</c> (Owner; subgroups,
+    /// projects and their container repositories follow).</summary>
+    private static async Task<IResult> UpdateGroupAsync(HttpContext context, string id)
+    {
+        var caller = await ApiCaller.AuthenticateAsync(context, ApiAccess.Write);
+        var group = await caller.GroupWithLevelAsync(id, AccessLevel.Maintainer);
+        var p = await ParamsAsync(caller);
+        if (p.String("visibility") is { Length: > 0 } visibility && visibility != group.Visibility)
+            throw ApiException.BadRequest("changing a group's visibility through the API is not supported");
+        if (p.String("path") is { Length: > 0 } path && !string.Equals(path, group.Path, StringComparison.Ordinal))
+        {
+            if (await caller.NamespaceLevelAsync(group) < AccessLevel.Owner) throw ApiException.Forbidden("changing a group's path needs the Owner role");
+            group = await caller.Get<PathMoves>().RenameGroupAsync(group.Id, path, caller.Aborted);
+        }
+        var name = p.String("name");
+        var description = p.String("description");
+        if (!string.IsNullOrWhiteSpace(name) || description is not null)
+        {
+            var db = caller.Get<BerthDbContext>();
+            var groupId = group.Id;
+            var newName = string.IsNullOrWhiteSpace(name) ? group.Name : name.Trim();
+            var newDescription = description ?? group.Description;
+            await db.Namespaces.Where(n => n.Id == groupId).ExecuteUpdateAsync(s => s.SetProperty(n => n.Name, newName).SetProperty(n => n.Description, newDescription), caller.Aborted);
+            group = await db.Namespaces.FirstAsync(n => n.Id == groupId, caller.Aborted);
+        }
         return Ok(await Represent(caller).GroupAsync(group, caller.Aborted));
     }
 

@@ -14,6 +14,8 @@ public static partial class ApiV4Endpoints
         api.MapGet("/projects/{id}", GetProjectAsync);
         api.MapPut("/projects/{id}", UpdateProjectAsync);
         api.MapDelete("/projects/{id}", DeleteProjectAsync);
+        api.MapPut("/projects/{id}/transfer", TransferProjectAsync);
+        api.MapPost("/projects/{id}/transfer", TransferProjectAsync);
         api.MapGet("/projects/{id}/deploy_tokens", ListDeployTokensAsync);
         api.MapPost("/projects/{id}/deploy_tokens", CreateDeployTokenAsync);
         api.MapGet("/projects/{id}/deploy_tokens/{tokenId:long}", GetDeployTokenAsync);
@@ -126,11 +128,54 @@ public static partial class ApiV4Endpoints
         var caller = await ApiCaller.AuthenticateAsync(context, ApiAccess.Write);
         var project = await caller.ProjectWithLevelAsync(id, AccessLevel.Maintainer);
         var p = await ParamsAsync(caller);
-        if (p.String("path") is { Length: > 0 } path && !string.Equals(path, project.Path, StringComparison.Ordinal))
-            throw ApiException.BadRequest("changing a project's path is not supported (its container repositories live under it)");
+        var policyChanges = p.Nested("container_expiration_policy_attributes");
         var changes = new ProjectChanges(p.String("name"), p.String("description"), p.String("visibility"), ReadRegistrySwitch(p));
+        if (policyChanges is not null) Registry.RegistryLifecycle.Validate(ApplyPolicy(await caller.Get<Registry.RegistryLifecycle>().GetPolicyAsync(project.Id, caller.Aborted), policyChanges));
+        if (p.String("path") is { Length: > 0 } path && !string.Equals(path, project.Path, StringComparison.Ordinal))
+        {
+            if (await caller.ProjectLevelAsync(project) < AccessLevel.Owner) throw ApiException.Forbidden("changing a project's path needs the Owner role");
+            project = await caller.Get<PathMoves>().MoveProjectAsync(project.Id, path, null, caller.Aborted);
+        }
         var updated = await caller.Get<ProjectService>().UpdateProjectAsync(project.Id, changes, caller.Aborted);
+        if (policyChanges is not null)
+            await caller.Get<Registry.RegistryLifecycle>().SavePolicyAsync(project.Id, policy => ApplyPolicy(policy, policyChanges), caller.Aborted);
         return Ok(await Represent(caller).ProjectAsync(updated, caller.Aborted));
+    }
+
+    /// <summary>Applies <c>container_expiration_policy_attributes</c> (GitLab's field names; <c>name_regex_delete</c> is an alias of <c>name_regex</c>).</summary>
+    private static ContainerExpirationPolicyEntity ApplyPolicy(ContainerExpirationPolicyEntity policy, ApiParams a)
+    {
+        if (a.Bool("enabled") is { } enabled) policy.Enabled = enabled;
+        if (a.String("cadence") is { Length: > 0 } cadence) policy.Cadence = cadence;
+        if (a.Has("keep_n")) policy.KeepN = a.Long("keep_n") is { } n ? (int)Math.Clamp(n, int.MinValue, int.MaxValue) : null;
+        if (a.Has("older_than")) policy.OlderThan = string.IsNullOrEmpty(a.String("older_than")) ? null : a.String("older_than");
+        if (a.Has("name_regex_delete")) policy.NameRegex = a.String("name_regex_delete");
+        if (a.Has("name_regex")) policy.NameRegex = a.String("name_regex");
+        if (a.Has("name_regex_keep")) policy.NameRegexKeep = string.IsNullOrEmpty(a.String("name_regex_keep")) ? null : a.String("name_regex_keep");
+        return policy;
+    }
+
+    /// <summary><c>PUT /projects/:id/transfer?namespace=</c> (id or full path): Owner of the project, and allowed to
+    /// create projects in the target (Developer in a group, or one's own namespace); repositories follow.</summary>
+    private static async Task<IResult> TransferProjectAsync(HttpContext context, string id)
+    {
+        var caller = await ApiCaller.AuthenticateAsync(context, ApiAccess.Write);
+        var project = await caller.ProjectWithLevelAsync(id, AccessLevel.Owner);
+        var p = await ParamsAsync(caller);
+        var target = p.Required("namespace");
+        var ns = await caller.Get<GroupService>().FindNamespaceAsync(Uri.UnescapeDataString(target), caller.Aborted) ?? throw ApiException.NotFound("Namespace");
+        if (ns.Kind == GroupService.UserKind)
+        {
+            if (!caller.IsAdmin && ns.OwnerId != caller.UserId) throw ApiException.NotFound("Namespace");
+        }
+        else
+        {
+            if (!await caller.CanReadGroupAsync(ns)) throw ApiException.NotFound("Namespace");
+            if (await caller.NamespaceLevelAsync(ns) < AccessLevel.Maintainer)
+                throw ApiException.Forbidden("transferring a project into a group needs the Maintainer role there");
+        }
+        var moved = await caller.Get<PathMoves>().MoveProjectAsync(project.Id, null, ns.Id, caller.Aborted);
+        return Ok(await Represent(caller).ProjectAsync(moved, caller.Aborted));
     }
 
     private static async Task<IResult> DeleteProjectAsync(HttpContext context, string id)

@@ -28,7 +28,11 @@ internal sealed record ProjectJson(
     DateTime CreatedAt, string? DefaultBranch, string[] TagList, string[] Topics, string WebUrl, string? AvatarUrl,
     int ForksCount, int StarCount, DateTime LastActivityAt, NamespaceJson Namespace, string ContainerRegistryImagePrefix,
     string Visibility, bool ContainerRegistryEnabled, string ContainerRegistryAccessLevel, long? CreatorId,
-    bool Archived, bool EmptyRepo);
+    bool Archived, bool EmptyRepo)
+{
+    /// <summary>The cleanup policy (GitLab's <c>container_expiration_policy</c>).</summary>
+    public ContainerExpirationPolicyJson? ContainerExpirationPolicy { get; init; }
+}
 
 internal sealed record MemberJson(
     long Id, string Username, string Name, string State, string? AvatarUrl, string WebUrl, int AccessLevel,
@@ -72,7 +76,7 @@ internal sealed class Representer(HttpContext context, BerthDbContext db)
 
     private string BaseUrl => _externalUrl ?? $"{context.Request.Scheme}://{context.Request.Host}{context.Request.PathBase}";
 
-    private string RegistryHost => _externalUrl is not null && Uri.TryCreate(_externalUrl, UriKind.Absolute, out var u) ? u.Authority : context.Request.Host.ToString();
+    public string RegistryHost => _externalUrl is not null && Uri.TryCreate(_externalUrl, UriKind.Absolute, out var u) ? u.Authority : context.Request.Host.ToString();
 
     public static string? Date(DateTime? at) => at?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
@@ -128,12 +132,18 @@ internal sealed class Representer(HttpContext context, BerthDbContext db)
         var namespaces = await db.Namespaces.Where(n => ids.Contains(n.Id)).ToDictionaryAsync(n => n.Id, ct);
         var names = await FullNamesAsync(namespaces.Values, ct);
         var host = RegistryHost;
+        var projectIds = projects.Select(p => p.Id).ToList();
+        var policies = await db.ContainerExpirationPolicies.Where(x => projectIds.Contains(x.ProjectId)).ToDictionaryAsync(x => x.ProjectId, ct);
+        var now = DateTime.UtcNow;
         return projects.Select(p =>
         {
             var ns = namespaces[p.NamespaceId];
             return new ProjectJson(p.Id, p.Description ?? "", p.Name, names[ns.FullPath] + " / " + p.Name, p.Path, p.FullPath, p.CreatedAt,
                 null, [], [], $"{BaseUrl}/{p.FullPath}", null, 0, 0, p.CreatedAt, Namespace(ns), $"{host}/{p.FullPath.ToLowerInvariant()}",
-                p.Visibility, p.RegistryEnabled, p.RegistryEnabled ? "enabled" : "disabled", p.CreatorId, false, true);
+                p.Visibility, p.RegistryEnabled, p.RegistryEnabled ? "enabled" : "disabled", p.CreatorId, false, true)
+            {
+                ContainerExpirationPolicy = ContainerExpirationPolicyJson.From(policies.GetValueOrDefault(p.Id) ?? Berth.Server.Registry.CleanupPolicyValues.Default(p.Id, now)),
+            };
         }).ToList();
     }
 

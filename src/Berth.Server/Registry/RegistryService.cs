@@ -389,6 +389,27 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         return true;
     }
 
+    /// <summary>
+    /// Deletes a whole repository: its tags, manifests (with their references), blob links, upload sessions and the
+    /// repository row, in one transaction. Blob bytes stay in storage for garbage collection. Used by the REST API's
+    /// asynchronous repository delete and by the web UI.
+    /// </summary>
+    /// <returns>False when no such repository exists.</returns>
+    public async Task<bool> DeleteRepositoryAsync(RepositoryName repository, CancellationToken cancellationToken)
+    {
+        var repositoryId = await FindRepositoryAsync(repository, cancellationToken);
+        if (repositoryId is null) return false;
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Tags.Where(t => t.RepositoryId == repositoryId).ExecuteDeleteAsync(cancellationToken);
+        await db.ManifestReferences.Where(r => db.Manifests.Any(m => m.Id == r.ManifestId && m.RepositoryId == repositoryId)).ExecuteDeleteAsync(cancellationToken);
+        await db.Manifests.Where(m => m.RepositoryId == repositoryId).ExecuteDeleteAsync(cancellationToken);
+        await db.RepositoryBlobs.Where(b => b.RepositoryId == repositoryId).ExecuteDeleteAsync(cancellationToken);
+        await db.UploadSessions.Where(u => u.RepositoryId == repositoryId).ExecuteDeleteAsync(cancellationToken);
+        await db.Repositories.Where(r => r.Id == repositoryId).ExecuteDeleteAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
     // ---- content discovery ----
 
     /// <summary>Tags of a repository in lexical (ordinal) order after <paramref name="last"/>, at most <paramref name="limit"/>.</summary>

@@ -54,7 +54,7 @@ public sealed record TagPage(IReadOnlyList<TagRow> Rows, int Total, int Page, in
 /// The read side of the registry for the web UI: a project's image repositories with tag counts,
 /// deduplicated sizes and last push; one repository's tags, a page at a time (one query for the rows with
 /// their sizes and shared-digest counts, one count, and for multi-arch rows one more for their platforms'
-/// sizes), plus deleting tags and whole repositories.
+/// sizes). Deletes go through <see cref="Registry.RegistryLifecycle"/>.
 /// </summary>
 public sealed class RegistryBrowser(BerthDbContext db)
 {
@@ -153,31 +153,6 @@ public sealed class RegistryBrowser(BerthDbContext db)
             DateTime.SpecifyKind(r.UpdatedAt, DateTimeKind.Utc), Math.Max(0, r.Shared),
             platforms.TryGetValue(r.Id, out var p) ? p : [])).ToList();
         return new TagPage(result, total, page, pageSize);
-    }
-
-    /// <summary>Deletes tags of a repository (the manifests stay until they are deleted by digest or collected).</summary>
-    /// <returns>How many tags were deleted.</returns>
-    public async Task<int> DeleteTagsAsync(long repositoryId, IReadOnlyCollection<string> tags, CancellationToken cancellationToken)
-    {
-        if (tags.Count == 0) return 0;
-        var names = tags.Distinct(StringComparer.Ordinal).ToList();
-        return await db.Tags.Where(t => t.RepositoryId == repositoryId && names.Contains(t.Name)).ExecuteDeleteAsync(cancellationToken);
-    }
-
-    /// <summary>
-    /// Deletes a whole image repository: its tags, manifests (with their references), blob links, upload
-    /// sessions and the repository itself. Blob bytes stay in storage for garbage collection.
-    /// </summary>
-    public async Task DeleteRepositoryAsync(long repositoryId, CancellationToken cancellationToken)
-    {
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.Tags.Where(t => t.RepositoryId == repositoryId).ExecuteDeleteAsync(cancellationToken);
-        await db.ManifestReferences.Where(r => db.Manifests.Any(m => m.Id == r.ManifestId && m.RepositoryId == repositoryId)).ExecuteDeleteAsync(cancellationToken);
-        await db.Manifests.Where(m => m.RepositoryId == repositoryId).ExecuteDeleteAsync(cancellationToken);
-        await db.RepositoryBlobs.Where(b => b.RepositoryId == repositoryId).ExecuteDeleteAsync(cancellationToken);
-        await db.UploadSessions.Where(u => u.RepositoryId == repositoryId).ExecuteDeleteAsync(cancellationToken);
-        await db.Repositories.Where(r => r.Id == repositoryId).ExecuteDeleteAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
     }
 
     private IQueryable<RepositoryEntity> ProjectRepositories(ProjectEntity project)

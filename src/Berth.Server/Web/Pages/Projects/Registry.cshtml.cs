@@ -52,7 +52,15 @@ public sealed class RegistryModel : WebPage
             Repositories = await browser.ListRepositoriesAsync(Context.Project, null, Aborted);
             return Page();
         }
-        await browser.DeleteRepositoryAsync(repository.Id, Aborted);
+        try
+        {
+            await Service<Registry.RegistryLifecycle>().DeleteRepositoryAsAsync(Caller, Berth.Distribution.RepositoryName.Parse(repository.Name), Aborted);
+        }
+        catch (Berth.Distribution.RegistryException ex) when (ex.Code == Berth.Distribution.ErrorCode.Denied)
+        {
+            Flash("Nothing was deleted: " + ex.Message);
+            return LocalRedirect(WebPaths.Registry(Context.Project.FullPath));
+        }
         Flash($"Image repository {repository.Name} was deleted with its {WebFormat.Plural(repository.TagCount, "tag")}.");
         return LocalRedirect(WebPaths.Registry(Context.Project.FullPath));
     }

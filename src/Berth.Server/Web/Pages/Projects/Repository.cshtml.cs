@@ -69,7 +69,16 @@ public sealed class RepositoryModel : WebPage
             await LoadTagsAsync(null, null, 1, 50);
             return Page();
         }
-        int deleted = await Service<RegistryBrowser>().DeleteTagsAsync(Repository.Id, tags, Aborted);
+        int deleted;
+        try
+        {
+            deleted = (await Service<Registry.RegistryLifecycle>().DeleteTagsAsAsync(Caller, Berth.Distribution.RepositoryName.Parse(Repository.Name), tags, Aborted)).Deleted;
+        }
+        catch (Berth.Distribution.RegistryException ex) when (ex.Code == Berth.Distribution.ErrorCode.Denied)
+        {
+            Flash("Nothing was deleted: " + ex.Message);
+            return LocalRedirect(returnTo);
+        }
         Flash(deleted switch
         {
             0 => "Nothing was deleted: the tags were already gone.",
@@ -92,7 +101,15 @@ public sealed class RepositoryModel : WebPage
             await LoadTagsAsync(null, null, 1, 50);
             return Page();
         }
-        await Service<RegistryBrowser>().DeleteRepositoryAsync(Repository.Id, Aborted);
+        try
+        {
+            await Service<Registry.RegistryLifecycle>().DeleteRepositoryAsAsync(Caller, Berth.Distribution.RepositoryName.Parse(Repository.Name), Aborted);
+        }
+        catch (Berth.Distribution.RegistryException ex) when (ex.Code == Berth.Distribution.ErrorCode.Denied)
+        {
+            Flash("Nothing was deleted: " + ex.Message);
+            return LocalRedirect(WebPaths.Repository(Repository.Name));
+        }
         Flash($"Image repository {Repository.Name} was deleted with its {WebFormat.Plural(Repository.TagCount, "tag")}.");
         return LocalRedirect(WebPaths.Registry(Context.Project.FullPath));
     }
