@@ -9,7 +9,8 @@ namespace Berth.Api.Tests;
 /// <summary>
 /// python-gitlab (Debian's python3-gitlab), a real GitLab API client, drives a real Berth process:
 /// <c>python/gitlab_client.py</c> creates a group, a subgroup, a project, a user, memberships, a personal
-/// access token and a deploy token, toggles the registry, reads everything back and asserts. The root token
+/// access token and a deploy token, toggles the registry, reads everything back and asserts;
+/// <c>python/registry_client.py</c> drives the container registry API and checks with skopeo. The root token
 /// comes from the <c>berth token create</c> CLI verb run while the server is up.
 /// </summary>
 public sealed class PythonGitlabTests(ITestOutputHelper output)
@@ -65,13 +66,23 @@ public sealed class PythonGitlabTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Python_gitlab_drives_the_api()
+    public Task Python_gitlab_drives_the_api() => RunScriptAsync("gitlab_client.py", "python-gitlab: all checks passed");
+
+    /// <summary>python-gitlab's container registry calls (repositories, tags, tag delete, bulk deletes with keep_n and
+    /// name_regex_delete, repository delete), checked with <c>skopeo list-tags</c>.</summary>
+    [Fact]
+    public Task Python_gitlab_manages_the_container_registry() => RunScriptAsync("registry_client.py", "python-gitlab registry: all checks passed");
+
+    /// <summary>Starts a real Berth process (the lifecycle worker ticking every second), makes a root token with the
+    /// CLI, runs <paramref name="scriptName"/> from <c>python/</c> against it and expects <paramref name="success"/>.</summary>
+    private async Task RunScriptAsync(string scriptName, string success)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "berth-api-tests", "py-" + Guid.NewGuid().ToString("N"));
         var port = FreePort();
         var url = $"http://127.0.0.1:{port}";
         var dll = ServerDll();
-        var env = new Dictionary<string, string> { ["BERTH_ROOT_PASSWORD"] = "python-gitlab-root-pw" };
+        const string rootPassword = "python-gitlab-root-pw";
+        var env = new Dictionary<string, string> { ["BERTH_ROOT_PASSWORD"] = rootPassword, ["BERTH_Registry__Lifecycle__IntervalSeconds"] = "1" };
         var serverLog = new StringBuilder();
         using var server = new Process { StartInfo = Start("dotnet", [dll, "serve", "--urls", url, "--data-dir", dataDir], env) };
         server.OutputDataReceived += (_, e) => { lock (serverLog) serverLog.AppendLine(e.Data); };
@@ -101,17 +112,18 @@ public sealed class PythonGitlabTests(ITestOutputHelper output)
             var token = await RunAsync(Start("dotnet", [dll, "token", "create", "root", "--scopes", "api", "--name", "python-gitlab", "--data-dir", dataDir], env), TimeSpan.FromMinutes(2));
             Assert.True(token.Code == 0, $"berth token create failed ({token.Code}): {token.Stderr}");
 
-            var script = Path.Combine(AppContext.BaseDirectory, "python", "gitlab_client.py");
+            var script = Path.Combine(AppContext.BaseDirectory, "python", scriptName);
             var run = await RunAsync(Start(Python(), [script], new Dictionary<string, string>
             {
                 ["BERTH_URL"] = url,
                 ["BERTH_TOKEN"] = token.Stdout.Trim(),
+                ["BERTH_ROOT_PASSWORD"] = rootPassword,
                 ["PYTHONUNBUFFERED"] = "1",
             }), TimeSpan.FromMinutes(3));
             output.WriteLine(run.Stdout);
             output.WriteLine(run.Stderr);
             Assert.True(run.Code == 0, $"python-gitlab script failed ({run.Code}):\n{run.Stdout}\n{run.Stderr}\n--- server log ---\n{serverLog}");
-            Assert.Contains("python-gitlab: all checks passed", run.Stdout);
+            Assert.Contains(success, run.Stdout);
         }
         finally
         {

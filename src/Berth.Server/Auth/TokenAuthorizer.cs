@@ -56,8 +56,9 @@ public sealed class TokenAuthorizer(IOptions<BerthOptions> berth, IOptions<Regis
             }
             if (verified.Mentions(TokenScope.RepositoryType, repository.Value.Value))
             {
-                var why = (await services.GetRequiredService<AccessPolicy>().GetRepositoryAccessAsync(verified.Principal, repository.Value, cancellationToken)).Explanation;
-                return Denied(repository.Value, missing, verified.Principal, why);
+                var refused = await services.GetRequiredService<AccessPolicy>().GetRepositoryAccessAsync(verified.Principal, repository.Value, cancellationToken);
+                return await UnknownNameAsync(services, repository.Value, actions, refused, cancellationToken)
+                    ?? Denied(repository.Value, missing, verified.Principal, refused.Explanation);
             }
             return Unauthorized(context, scope, $"the token does not grant {string.Join(", ", missing)} on {repository}", "insufficient_scope");
         }
@@ -93,7 +94,7 @@ public sealed class TokenAuthorizer(IOptions<BerthOptions> berth, IOptions<Regis
         var lacking = Missing(actions, allowed);
         if (lacking.Count == 0) return AccessDecision.Allow;
         return principal.IsAuthenticated
-            ? Denied(repository.Value, lacking, principal, access.Explanation)
+            ? await UnknownNameAsync(services, repository.Value, actions, access, cancellationToken) ?? Denied(repository.Value, lacking, principal, access.Explanation)
             : Unauthorized(context, scope, $"authentication required to {string.Join(", ", lacking)} {repository}", null);
     }
 
@@ -135,6 +136,20 @@ public sealed class TokenAuthorizer(IOptions<BerthOptions> berth, IOptions<Regis
         return new AccessDecision(false,
             new RegistryException(ErrorCode.Unauthorized, message, new { component = "access policy", scope }),
             challenge);
+    }
+
+    /// <summary>
+    /// A pull of a repository no project owns (never created, or its project was renamed, moved or deleted) answers
+    /// NAME_UNKNOWN (404) to a signed-in caller: old names of renamed projects do not redirect (docs/cleanup-policies.md,
+    /// "Rename and transfer"). Null when that is not the case.
+    /// </summary>
+    private static async Task<AccessDecision?> UnknownNameAsync(IServiceProvider services, RepositoryName repository, RegistryActions actions, RepositoryAccess access, CancellationToken cancellationToken)
+    {
+        if (access.Project is not null || actions != RegistryActions.Pull) return null;
+        if (!await services.GetRequiredService<AccessPolicy>().IsRegistryEnabledAsync(cancellationToken)) return null;
+        return new AccessDecision(false, new RegistryException(ErrorCode.NameUnknown,
+            $"repository {repository} is not known to the registry: no project owns this name (a renamed or moved project's images answer only under the new name)",
+            new { name = repository.Value }));
     }
 
     private static AccessDecision Denied(RepositoryName repository, List<string> missing, Principal principal, string why) =>

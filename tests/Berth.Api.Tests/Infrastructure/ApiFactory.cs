@@ -17,7 +17,7 @@ namespace Berth.Api.Tests.Infrastructure;
 /// <c>RootPassword</c> setting and a cheap password hash (tests create many users). Helpers create users
 /// and tokens straight through the services, so each test only drives the endpoints it is about.
 /// </summary>
-public sealed class ApiFactory : WebApplicationFactory<Program>
+public sealed class ApiFactory(Action<IWebHostBuilder>? configure = null) : WebApplicationFactory<Program>
 {
     public const string RootPassword = "root-password-for-tests";
 
@@ -31,6 +31,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("RootPassword", RootPassword);
         builder.UseSetting("Auth:Passwords:Iterations", "1000");
         builder.ConfigureLogging(logging => logging.ClearProviders());
+        configure?.Invoke(builder);
     }
 
     protected override void Dispose(bool disposing)

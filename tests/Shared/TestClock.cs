@@ -1,4 +1,4 @@
-namespace Berth.Ci.Tests.Infrastructure;
+namespace Berth.Tests.Shared;
 
 /// <summary>A clock the test can move forward: the real time plus an offset that only grows when told.</summary>
 public sealed class TestClock : TimeProvider
