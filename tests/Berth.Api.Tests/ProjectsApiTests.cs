@@ -134,7 +134,7 @@ public sealed class ProjectsApiTests(ApiFactory factory) : IClassFixture<ApiFact
         (await maint.ApiPutAsync($"/api/v4/projects/{project.Id()}", new { visibility = "public" })).Expect(400);
         (await maint.ApiPutAsync($"/api/v4/projects/{project.Id()}", new { visibility = "everyone" })).Expect(400);
         (await maint.ApiPutAsync($"/api/v4/projects/{project.Id()}", new { container_registry_access_level = "private" })).Expect(400);
-        (await maint.ApiPutAsync($"/api/v4/projects/{project.Id()}", new { path = "moved" })).Expect(400);
+        (await maint.ApiPutAsync($"/api/v4/projects/{project.Id()}", new { path = "moved" })).Expect(403); // changing the path (repositories follow) needs Owner
 
         var stored = await factory.WithDbAsync(d => d.Projects.SingleAsync(p => p.Id == project.Id()));
         Assert.True(stored.RegistryEnabled);
