@@ -17,8 +17,18 @@ namespace Berth.Api.Tests.Infrastructure;
 /// <c>RootPassword</c> setting and a cheap password hash (tests create many users). Helpers create users
 /// and tokens straight through the services, so each test only drives the endpoints it is about.
 /// </summary>
-public sealed class ApiFactory(Action<IWebHostBuilder>? configure = null) : WebApplicationFactory<Program>
+public sealed class ApiFactory : WebApplicationFactory<Program>
 {
+    private readonly Action<IWebHostBuilder>? _configure;
+
+    /// <summary>The default app (a class fixture).</summary>
+    public ApiFactory()
+    {
+    }
+
+    /// <summary>The app with extra host settings (e.g. a test clock).</summary>
+    public ApiFactory(Action<IWebHostBuilder> configure) => _configure = configure;
+
     public const string RootPassword = "root-password-for-tests";
 
     public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "berth-api-tests", Guid.NewGuid().ToString("N"));
@@ -31,7 +41,7 @@ public sealed class ApiFactory(Action<IWebHostBuilder>? configure = null) : WebA
         builder.UseSetting("RootPassword", RootPassword);
         builder.UseSetting("Auth:Passwords:Iterations", "1000");
         builder.ConfigureLogging(logging => logging.ClearProviders());
-        configure?.Invoke(builder);
+        _configure?.Invoke(builder);
     }
 
     protected override void Dispose(bool disposing)
