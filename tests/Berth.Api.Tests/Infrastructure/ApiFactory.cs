@@ -27,7 +27,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>The app with extra host settings (e.g. a test clock).</summary>
-    public ApiFactory(Action<IWebHostBuilder> configure) => _configure = configure;
+    internal ApiFactory(Action<IWebHostBuilder> configure) => _configure = configure;
 
     public const string RootPassword = "root-password-for-tests";
 
