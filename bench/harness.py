@@ -207,16 +207,16 @@ http:
 
     def seed_tags(self, repo, digest, count):
         """Writes `count` tags the way Distribution stores them (a folder per tag holding link files)."""
-        hex_ = digest.split(":", 1)[1]
+        # A tag is the folder _manifests/tags/<tag> whose current/link names the manifest (the index/ history
+        # folder only matters for deletes). The link files are hard links of one file: fast to make.
         tags = os.path.join(self.root, "docker/registry/v2/repositories", repo, "_manifests/tags")
+        template = os.path.join(self.workdir, "tag-link")
+        with open(template, "w") as f:
+            f.write(digest)
         for i in range(count):
-            tag = os.path.join(tags, f"t{i:06d}")
-            os.makedirs(os.path.join(tag, "current"))
-            os.makedirs(os.path.join(tag, "index/sha256", hex_))
-            with open(os.path.join(tag, "current/link"), "w") as f:
-                f.write(digest)
-            with open(os.path.join(tag, "index/sha256", hex_, "link"), "w") as f:
-                f.write(digest)
+            current = os.path.join(tags, f"t{i:06d}", "current")
+            os.makedirs(current)
+            os.link(template, os.path.join(current, "link"))
 
 
 class Berth(Server):
@@ -543,6 +543,9 @@ def main():
     os.chmod(tmp, 0o755)   # nginx's workers run as an unprivileged user
     servers = []
     results = Results()
+    counts = tuple(int(x) for x in args.tags.split(","))
+    if len(counts) != 2 or min(counts) < 1:
+        ap.error("--tags needs two positive counts, e.g. 2000,100000")
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -678,7 +681,7 @@ def main():
             log(f"token: berth {fmt(results.median('token_rps', 'berth'))} tokens/s")
 
         # --- tags list with many tags: full and first page
-        small_count, large_count = (int(x) for x in args.tags.split(","))
+        small_count, large_count = counts
         if budget_left("tags"):
             for s in pair:
                 started = time.monotonic()
@@ -702,7 +705,11 @@ def main():
         if args.big_mib > 0 and budget_left("big push"):
             big = os.path.join(tmp, "big.bin")
             os.remove(os.path.join(nginx.www, "blob.bin"))
-            run(["openssl", "rand", "-out", big, str(args.big_mib * MIB)], timeout=300)
+            with open(big, "wb") as f:   # openssl rand makes at most 2 GiB - 1 per call
+                for part in range(0, args.big_mib, 1024):
+                    n = min(1024, args.big_mib - part) * MIB
+                    if subprocess.run(["openssl", "rand", str(n)], stdout=f, timeout=300).returncode != 0:
+                        raise BenchError("openssl rand failed writing the big blob")
             big_digest = "sha256:" + run(["openssl", "dgst", "-sha256", "-r", big], timeout=300).split()[0]
             for s in pair:
                 before = rss_kib(s.pid)
@@ -717,18 +724,13 @@ def main():
 
         for s in pair:
             results.add("peak_rss", s.name, rss_kib(s.pid, "VmHWM") / 1024)
-        load_end = os.getloadavg()
-        elapsed = time.monotonic() - began
-        report = render(args, results, load_start, load_end, elapsed, small_count, large_count)
-        print(report)
-        out = args.out or default_out()
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        with open(out, "w") as f:
-            f.write(report)
-        log(f"wrote {out} ({elapsed:.0f} s)")
+        write_report(args, results, load_start, began, counts)
         return 0
     except BenchError as e:
         log(f"FAILED: {e}")
+        if results.values:   # what was measured before the failure is still worth a file, marked as failed
+            results.notes.insert(0, f"**the run FAILED**: {e}")
+            write_report(args, results, load_start, began, counts)
         return 1
     except KeyboardInterrupt as e:
         log(f"interrupted ({e}); cleaning up")
@@ -744,6 +746,17 @@ def main():
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_report(args, results, load_start, began, counts):
+    elapsed = time.monotonic() - began
+    report = render(args, results, load_start, os.getloadavg(), elapsed, *counts)
+    print(report)
+    out = args.out or default_out()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
+        f.write(report)
+    log(f"wrote {out} ({elapsed:.0f} s)")
 
 
 def default_out():
