@@ -252,9 +252,23 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
     {
         var options = limits.Value;
         var since = Now.AddSeconds(-options.WindowSeconds);
-        var userKey = "user:" + username.ToLowerInvariant();
-        int accountFailures = perAccount ? await db.FailedSignIns.CountAsync(f => f.Key == userKey && f.At > since, cancellationToken) : 0;
-        int perAddress = clientAddress is null ? 0 : await db.FailedSignIns.CountAsync(f => f.Key == "ip:" + clientAddress && f.At > since, cancellationToken);
+        // One round trip for both counters (this runs before every sign-in, the token service's hot path).
+        var userKey = perAccount ? "user:" + username.ToLowerInvariant() : null;
+        var addressKey = clientAddress is null ? null : "ip:" + clientAddress;
+        int accountFailures = 0, perAddress = 0;
+        if (userKey is not null || addressKey is not null)
+        {
+            var counts = await db.FailedSignIns
+                .Where(f => f.At > since && (f.Key == userKey || f.Key == addressKey))
+                .GroupBy(f => f.Key)
+                .Select(g => new { g.Key, Count = g.Count() })
+                .ToListAsync(cancellationToken);
+            foreach (var c in counts)
+            {
+                if (c.Key == userKey) accountFailures = c.Count;
+                else if (c.Key == addressKey) perAddress = c.Count;
+            }
+        }
         if (accountFailures >= options.PerAccount || perAddress >= options.PerAddress)
         {
             var which = accountFailures >= options.PerAccount ? $"account {username}" : $"address {clientAddress}";

@@ -107,6 +107,7 @@ public static class BerthApp
         services.AddOptions<SignInLimitOptions>().BindConfiguration("Auth:SignInLimits");
         services.AddSingleton<PasswordHashing>();
         services.AddSingleton<SigningKeyStore>();
+        services.AddSingleton<VerifiedTokenCache>();
         services.AddScoped<CredentialValidator>();
         services.AddScoped<AccessPolicy>();
         services.AddScoped<RegistryTokenService>();

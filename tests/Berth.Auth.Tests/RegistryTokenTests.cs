@@ -36,22 +36,24 @@ public sealed class TokenWorld : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    public Task<(RSA Rsa, string Kid, string CertificateBase64)> ServerKeyAsync() =>
+    /// <summary>The server's active signing key (an ECDSA P-256 key, ES256), read from the database.</summary>
+    public Task<(ECDsa Key, string Kid, string CertificateBase64)> ServerKeyAsync() =>
         Factory.WithDbAsync(async (db, _) =>
         {
             var row = await db.SigningKeys.AsNoTracking().FirstAsync(k => k.RetiredAt == null);
-            var rsa = RSA.Create();
-            rsa.ImportFromPem(row.PrivateKeyPem);
+            Assert.Equal("ES256", row.Algorithm);
+            var ec = ECDsa.Create();
+            ec.ImportFromPem(row.PrivateKeyPem);
             var cert = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(row.CertificatePem);
-            return (rsa, row.Id, Convert.ToBase64String(cert.RawData));
+            return (ec, row.Id, Convert.ToBase64String(cert.RawData));
         });
 
     /// <summary>Signs a token the way Berth does, with knobs to break one property at a time.</summary>
     public async Task<string> ForgeAsync(string repository = "tok/a", string actions = "pull,push", DateTime? notBefore = null, DateTime? expires = null,
         string audience = "container_registry", string issuer = "berth", RSA? otherKey = null)
     {
-        var (rsa, kid, _) = await ServerKeyAsync();
-        var key = otherKey is null ? new RsaSecurityKey(rsa) { KeyId = kid } : new RsaSecurityKey(otherKey) { KeyId = "unknown-key" };
+        var (ec, kid, _) = await ServerKeyAsync();
+        SecurityKey key = otherKey is null ? new ECDsaSecurityKey(ec) { KeyId = kid } : new RsaSecurityKey(otherKey) { KeyId = "unknown-key" };
         var now = DateTime.UtcNow;
         var handler = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false };
         return handler.CreateToken(new SecurityTokenDescriptor
@@ -68,7 +70,7 @@ public sealed class TokenWorld : IAsyncLifetime
                 ["berth_uid"] = Developer.Id,
                 ["access"] = new[] { new Dictionary<string, object> { ["type"] = "repository", ["name"] = repository, ["actions"] = actions.Split(',') } },
             },
-            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
+            SigningCredentials = new SigningCredentials(key, otherKey is null ? SecurityAlgorithms.EcdsaSha256 : SecurityAlgorithms.RsaSha256),
         });
     }
 
@@ -106,10 +108,10 @@ public sealed class RegistryTokenTests(TokenWorld world) : IClassFixture<TokenWo
     {
         var (_, token, _, _) = await world.Factory.RequestTokenAsync("tok-dev", TokenWorld.Password, "repository:tok/a:pull");
         var jwt = new JsonWebToken(token);
-        var (rsa, kid, cert) = await world.ServerKeyAsync();
-        Assert.Equal("RS256", jwt.Alg);
+        var (ec, kid, cert) = await world.ServerKeyAsync();
+        Assert.Equal("ES256", jwt.Alg);
         Assert.Equal(kid, jwt.Kid);
-        Assert.Equal(SigningKeyStore.JwkThumbprint(rsa.ExportParameters(false)), jwt.Kid);
+        Assert.Equal(SigningKeyStore.JwkThumbprint(ec.ExportParameters(false)), jwt.Kid);
         Assert.True(jwt.TryGetHeaderValue<JsonElement>("x5c", out var x5c));
         Assert.Equal(cert, x5c[0].GetString());
         Assert.Equal("berth", jwt.Issuer);
@@ -174,6 +176,53 @@ public sealed class RegistryTokenTests(TokenWorld world) : IClassFixture<TokenWo
     }
 
     [Fact]
+    public async Task A_token_signed_by_an_RS256_key_of_an_earlier_version_still_verifies()
+    {
+        // A database from before the ES256 switch holds an RSA key; its tokens keep working after the upgrade.
+        // (Its own factory: the shared world's key list is counted by the rotation test.)
+        using var factory = new AuthFactory();
+        var group = await factory.AddGroupAsync("legacy");
+        var project = await factory.AddProjectAsync(group, "a", "private");
+        var developer = await factory.AddUserAsync("legacy-dev", TokenWorld.Password);
+        await factory.AddMemberAsync(developer, AccessLevel.Developer, project: project);
+        Assert.Equal(200, (await factory.RequestTokenAsync(null, null)).Status); // the ES256 key exists
+        using var rsa = RSA.Create(2048);
+        var now = DateTimeOffset.UtcNow;
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=legacy", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(1));
+        var kid = SigningKeyStore.JwkThumbprint(rsa.ExportParameters(false));
+        await factory.WithDbAsync(async (db, _) =>
+        {
+            db.SigningKeys.Add(new SigningKeyEntity
+            {
+                Id = kid, Algorithm = "RS256", PrivateKeyPem = rsa.ExportPkcs8PrivateKeyPem(),
+                CertificatePem = certificate.ExportCertificatePem(), CreatedAt = now.UtcDateTime.AddDays(-30), RetiredAt = now.UtcDateTime.AddMinutes(-1),
+            });
+            await db.SaveChangesAsync();
+            return 0;
+        });
+        var handler = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false };
+        var token = handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = "berth", Audience = "container_registry",
+            IssuedAt = now.UtcDateTime.AddSeconds(-1), NotBefore = now.UtcDateTime.AddSeconds(-1), Expires = now.UtcDateTime.AddMinutes(5),
+            Claims = new Dictionary<string, object>
+            {
+                ["sub"] = "legacy-dev", ["berth_kind"] = "User", ["berth_uid"] = developer.Id,
+                ["access"] = new[] { new Dictionary<string, object> { ["type"] = "repository", ["name"] = "legacy/a", ["actions"] = new[] { "pull", "push" } } },
+            },
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = kid }, SecurityAlgorithms.RsaSha256),
+        });
+        using var upload = new HttpRequestMessage(HttpMethod.Post, "/v2/legacy/a/blobs/uploads/");
+        upload.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await factory.CreateClient().SendAsync(upload);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        // New tokens are still signed with the active ES256 key.
+        var (_, issued, _, _) = await factory.RequestTokenAsync("legacy-dev", TokenWorld.Password, "repository:legacy/a:pull");
+        Assert.Equal("ES256", new JsonWebToken(issued!).Alg);
+    }
+
+    [Fact]
     public async Task Alg_none_is_refused()
     {
         var valid = new JsonWebToken(await world.ForgeAsync());
@@ -185,8 +234,8 @@ public sealed class RegistryTokenTests(TokenWorld world) : IClassFixture<TokenWo
     [Fact]
     public async Task Hs256_signed_with_the_public_key_is_refused()
     {
-        var (rsa, kid, _) = await world.ServerKeyAsync();
-        var publicPem = Encoding.UTF8.GetBytes(rsa.ExportSubjectPublicKeyInfoPem());
+        var (ec, kid, _) = await world.ServerKeyAsync();
+        var publicPem = Encoding.UTF8.GetBytes(ec.ExportSubjectPublicKeyInfoPem());
         var valid = new JsonWebToken(await world.ForgeAsync());
         var signingInput = B64($"{{\"alg\":\"HS256\",\"kid\":\"{kid}\",\"typ\":\"JWT\"}}") + "." + valid.EncodedPayload;
         var signature = Base64UrlEncoder.Encode(HMACSHA256.HashData(publicPem, Encoding.ASCII.GetBytes(signingInput)));

@@ -229,7 +229,7 @@ public sealed class Schema1Tests(BerthFactory factory) : IClassFixture<BerthFact
         var content = await get.Content.ReadAsByteArrayAsync();
         var schema1 = Schema1Manifest.Parse(content); // verifies the signature
         var signature = Assert.Single(schema1.Signatures);
-        Assert.Equal("RS256", signature.Algorithm); // the registry's token-signing RSA key by default
+        Assert.Equal("ES256", signature.Algorithm); // the registry's token-signing key (P-256) by default
         Assert.Equal(schema1.ComputeDigest().ToString(), get.Header("Docker-Content-Digest"));
         Assert.Equal(repo, schema1.Name);
         Assert.Equal("1.0", schema1.Tag);

@@ -42,6 +42,9 @@ public sealed record IssuedToken(string Token, int ExpiresIn, DateTimeOffset Iss
 /// <param name="TokenId">The <c>jti</c>.</param>
 public sealed record VerifiedToken(Principal Principal, IReadOnlyList<AccessEntry> Access, string? TokenId)
 {
+    /// <summary>The token's <c>exp</c> (UTC).</summary>
+    public DateTime ExpiresAt { get; init; }
+
     /// <summary>The actions granted on one resource (union of matching entries).</summary>
     public IReadOnlySet<string> ActionsFor(string type, string name) =>
         Access.Where(a => a.Type == type && a.Name == name).SelectMany(a => a.Actions).ToHashSet(StringComparer.Ordinal);
@@ -59,13 +62,13 @@ public sealed class TokenRejectedException(string message) : Exception(message)
 
 /// <summary>
 /// Issues and verifies registry tokens per the Docker token authentication spec ("Token Authentication
-/// Implementation", "Token Scope Documentation"): RS256 JWTs with <c>iss</c>, <c>sub</c>, <c>aud</c> (the
+/// Implementation", "Token Scope Documentation"): ES256 JWTs (RS256 with keys made by earlier versions) with <c>iss</c>, <c>sub</c>, <c>aud</c> (the
 /// service), <c>exp</c>, <c>nbf</c>, <c>iat</c>, <c>jti</c> and <c>access</c>. The header carries <c>kid</c>
 /// (RFC 7638 thumbprint, what CNCF Distribution 3 matches against a JWKS) and <c>x5c</c> (the key's
 /// self-signed certificate, what Distribution 2.8 verifies against its <c>rootcertbundle</c>). Grants are the
 /// intersection of what was asked and what <see cref="AccessPolicy"/> allows; a partial grant is not an error.
 /// </summary>
-public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy policy, BerthDbContext db, IOptions<RegistryTokenOptions> options, TimeProvider clock)
+public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy policy, BerthDbContext db, IOptions<RegistryTokenOptions> options, TimeProvider clock, VerifiedTokenCache verifiedTokens)
 {
     private const string RefreshAudience = "berth-refresh";
     private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
@@ -131,7 +134,7 @@ public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy poli
             NotBefore = now.UtcDateTime,
             Expires = expires.UtcDateTime,
             Claims = claims,
-            SigningCredentials = new SigningCredentials(key.SecurityKey, SecurityAlgorithms.RsaSha256),
+            SigningCredentials = new SigningCredentials(key.SecurityKey, key.SecurityAlgorithm),
             AdditionalHeaderClaims = new Dictionary<string, object> { ["x5c"] = new[] { Convert.ToBase64String(key.Certificate.RawData) } },
         });
     }
@@ -152,10 +155,17 @@ public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy poli
     }
 
     /// <summary>Verifies a registry token (signature by a current or recently retired key, issuer, audience,
-    /// lifetime with the configured leeway, RS256 only).</summary>
+    /// lifetime with the configured leeway, ES256 or RS256 only; the key named by <c>kid</c> must be of that algorithm).</summary>
+    /// <remarks>A token verified before is answered from <see cref="VerifiedTokenCache"/> while it is within its lifetime.</remarks>
     /// <exception cref="TokenRejectedException">The token is refused; the message says why, with the server's time for lifetime failures.</exception>
-    public Task<VerifiedToken> VerifyAsync(string token, CancellationToken cancellationToken) =>
-        VerifyAsync(token, options.Value.Service, cancellationToken);
+    public async Task<VerifiedToken> VerifyAsync(string token, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (verifiedTokens.TryGet(token, now, out var cached)) return cached;
+        var verified = await VerifyAsync(token, options.Value.Service, cancellationToken);
+        verifiedTokens.Add(token, verified, verified.ExpiresAt.AddSeconds(options.Value.ClockSkewSeconds), now);
+        return verified;
+    }
 
     private async Task<VerifiedToken> VerifyAsync(string token, string audience, CancellationToken cancellationToken)
     {
@@ -179,7 +189,7 @@ public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy poli
             ValidIssuer = o.Issuer,
             ValidAudience = audience,
             IssuerSigningKeys = verificationKeys.Select(k => (SecurityKey)k.SecurityKey),
-            ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
+            ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.RsaSha256],
             ClockSkew = TimeSpan.FromSeconds(o.ClockSkewSeconds),
             RequireExpirationTime = true,
             RequireSignedTokens = true,
@@ -206,7 +216,7 @@ public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy poli
                 SecurityTokenInvalidAudienceException => new TokenRejectedException($"the token is for another service (audience); this registry is '{audience}'"),
                 SecurityTokenInvalidIssuerException => new TokenRejectedException($"the token was issued by another issuer; this registry trusts '{o.Issuer}'"),
                 SecurityTokenSignatureKeyNotFoundException => new TokenRejectedException("the token is signed with a key this registry does not know (kid); it was issued by another server, or its key was retired long ago") { UnknownKey = true },
-                SecurityTokenInvalidAlgorithmException => new TokenRejectedException("the token's signing algorithm is not accepted (only RS256)"),
+                SecurityTokenInvalidAlgorithmException => new TokenRejectedException("the token's signing algorithm is not accepted (only ES256 and RS256)"),
                 SecurityTokenInvalidSignatureException => new TokenRejectedException("the token's signature is invalid"),
                 SecurityTokenNoExpirationException => new TokenRejectedException("the token has no expiry"),
                 SecurityTokenMalformedException or ArgumentException => new TokenRejectedException("the token is malformed (not a JWT)"),
@@ -214,7 +224,7 @@ public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy poli
             };
         }
         var jwt = (JsonWebToken)result.SecurityToken;
-        return new VerifiedToken(ReadPrincipal(jwt), ReadAccess(jwt), jwt.Id);
+        return new VerifiedToken(ReadPrincipal(jwt), ReadAccess(jwt), jwt.Id) { ExpiresAt = jwt.ValidTo };
     }
 
     /// <summary>Verifies a refresh token and re-checks that its user and credential are still valid.</summary>

@@ -158,13 +158,24 @@ internal static class TokenEndpoints
         var list = await keys.GetVerificationKeysAsync(TimeSpan.FromDays(tokens.Options.RefreshTokenLifetimeDays), context.RequestAborted);
         var jwks = list.Select(k =>
         {
-            var p = k.Rsa.ExportParameters(false);
-            return new Dictionary<string, object>
+            var jwk = new Dictionary<string, object> { ["use"] = "sig", ["alg"] = k.Algorithm, ["kid"] = k.Id };
+            if (k.Ecdsa is { } ec)
             {
-                ["kty"] = "RSA", ["use"] = "sig", ["alg"] = "RS256", ["kid"] = k.Id,
-                ["n"] = Base64UrlEncoder.Encode(p.Modulus), ["e"] = Base64UrlEncoder.Encode(p.Exponent),
-                ["x5c"] = new[] { Convert.ToBase64String(k.Certificate.RawData) },
-            };
+                var p = ec.ExportParameters(false);
+                jwk["kty"] = "EC";
+                jwk["crv"] = SigningKeyStore.CurveName(p.Curve);
+                jwk["x"] = Base64UrlEncoder.Encode(p.Q.X);
+                jwk["y"] = Base64UrlEncoder.Encode(p.Q.Y);
+            }
+            else
+            {
+                var p = k.Rsa!.ExportParameters(false);
+                jwk["kty"] = "RSA";
+                jwk["n"] = Base64UrlEncoder.Encode(p.Modulus);
+                jwk["e"] = Base64UrlEncoder.Encode(p.Exponent);
+            }
+            jwk["x5c"] = new[] { Convert.ToBase64String(k.Certificate.RawData) };
+            return jwk;
         });
         await context.Response.WriteAsJsonAsync(new { keys = jwks });
     }

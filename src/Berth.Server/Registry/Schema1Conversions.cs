@@ -91,7 +91,7 @@ public sealed class Schema1ConversionCache
 
 /// <summary>
 /// The key converted schema 1 manifests are signed with: the PEM file of <c>Registry:Schema1:SigningKeyFile</c>
-/// when set, else the registry's active token-signing RSA key (<see cref="SigningKeyStore"/>), which lives in
+/// when set, else the registry's active token-signing key (ES256, or RS256 for keys made by earlier versions) (<see cref="SigningKeyStore"/>), which lives in
 /// the database and so is the same on every replica. Either way each signature carries its public key
 /// (<c>jwk</c>), which is how schema 1 clients verify it.
 /// </summary>
@@ -108,7 +108,7 @@ public sealed class Schema1KeySource(SigningKeyStore store, IOptions<RegistryOpt
     {
         if (_fileKey.Value is { } fileKey) return fileKey;
         var active = await store.GetActiveKeyAsync(cancellationToken);
-        return _storeKeys.GetOrAdd(active.Id, _ => Schema1SigningKey.FromRsa(active.Rsa));
+        return _storeKeys.GetOrAdd(active.Id, _ => active.Ecdsa is { } ec ? Schema1SigningKey.FromECDsa(ec) : Schema1SigningKey.FromRsa(active.Rsa!));
     }
 
     /// <inheritdoc/>
