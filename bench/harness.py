@@ -210,10 +210,13 @@ http:
         # A tag is the folder _manifests/tags/<tag> whose current/link names the manifest (the index/ history
         # folder only matters for deletes). The link files are hard links of one file: fast to make.
         tags = os.path.join(self.root, "docker/registry/v2/repositories", repo, "_manifests/tags")
-        template = os.path.join(self.workdir, "tag-link")
-        with open(template, "w") as f:
-            f.write(digest)
+        # (A new template every 50,000 links: ext4 allows 65,000 links per file.)
+        template = None
         for i in range(count):
+            if i % 50_000 == 0:
+                template = os.path.join(self.workdir, f"tag-link-{repo.replace('/', '_')}-{i}")
+                with open(template, "w") as f:
+                    f.write(digest)
             current = os.path.join(tags, f"t{i:06d}", "current")
             os.makedirs(current)
             os.link(template, os.path.join(current, "link"))
@@ -735,9 +738,12 @@ def main():
     except KeyboardInterrupt as e:
         log(f"interrupted ({e}); cleaning up")
         return 130
-    except Exception:
+    except Exception as e:
         import traceback
         log("FAILED with an unexpected error:\n" + traceback.format_exc())
+        if results.values:
+            results.notes.insert(0, f"**the run FAILED**: {type(e).__name__}: {e}")
+            write_report(args, results, load_start, began, counts)
         return 1
     finally:
         for s in servers:
