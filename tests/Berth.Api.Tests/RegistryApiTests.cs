@@ -191,6 +191,51 @@ public sealed class RegistryApiTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failing_repository_delete_shows_delete_failed_and_is_retried_until_it_succeeds()
+    {
+        var (projectId, path) = await ProjectAsync();
+        // A repository whose stored name the registry cannot parse makes the deletion fail, as a broken database would.
+        var broken = $"{path}/Broken";
+        var now = _clock.GetUtcNow().UtcDateTime;
+        long id = await _factory.WithDbAsync(async db =>
+        {
+            await db.Database.ExecuteSqlInterpolatedAsync($"INSERT INTO repositories (\"Name\", \"CreatedAt\") VALUES ({broken}, {now})");
+            return await db.Repositories.Where(r => r.Name == broken).Select(r => r.Id).SingleAsync();
+        });
+        // (The API refuses to address a repository with an invalid name, so the deletion is scheduled directly.)
+        await _factory.WithDbAsync(db => db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO repository_deletions ("RepositoryId", "Status", "Attempts", "LastError", "ScheduledAt", "NextAttemptAt")
+            VALUES ({id}, 'delete_scheduled', 0, NULL, {now}, {now})
+            """));
+        var worker = _factory.Services.GetRequiredService<RegistryLifecycleWorker>();
+        Assert.True(await worker.RunOnceAsync(default));
+
+        var listed = (await Root.ApiGetAsync($"/api/v4/projects/{projectId}/registry/repositories")).Expect(200).AsArray().Single()!;
+        Assert.Equal("delete_failed", listed.Str("status"));
+        Assert.Contains("not a valid repository name", listed.Str("delete_error"));
+        var deletion = await _factory.WithDbAsync(db => db.RepositoryDeletions.SingleAsync(d => d.RepositoryId == id));
+        Assert.Equal(1, deletion.Attempts);
+        Assert.InRange(deletion.NextAttemptAt - _clock.GetUtcNow().UtcDateTime, TimeSpan.FromSeconds(50), TimeSpan.FromMinutes(1));
+
+        // Not due yet: nothing happens; due: retried, fails again, backs off twice as long.
+        Assert.True(await worker.RunOnceAsync(default));
+        Assert.Equal(1, (await _factory.WithDbAsync(db => db.RepositoryDeletions.SingleAsync(d => d.RepositoryId == id))).Attempts);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.True(await worker.RunOnceAsync(default));
+        deletion = await _factory.WithDbAsync(db => db.RepositoryDeletions.SingleAsync(d => d.RepositoryId == id));
+        Assert.Equal(2, deletion.Attempts);
+        Assert.InRange(deletion.NextAttemptAt - _clock.GetUtcNow().UtcDateTime, TimeSpan.FromMinutes(1.9), TimeSpan.FromMinutes(2));
+
+        // Once the cause is gone, the next attempt finishes it.
+        var fixedName = broken.ToLowerInvariant();
+        await _factory.WithDbAsync(db => db.Repositories.Where(r => r.Id == id).ExecuteUpdateAsync(u => u.SetProperty(r => r.Name, fixedName)));
+        _clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.True(await worker.RunOnceAsync(default));
+        Assert.Empty((await Root.ApiGetAsync($"/api/v4/projects/{projectId}/registry/repositories")).Expect(200).AsArray());
+        Assert.False(await _factory.WithDbAsync(db => db.RepositoryDeletions.AnyAsync(d => d.RepositoryId == id)));
+    }
+
+    [Fact]
     public async Task Cleanup_policy_run_by_the_scheduler_on_a_test_clock_deletes_exactly_the_expected_tags()
     {
         var (projectId, path) = await ProjectAsync();

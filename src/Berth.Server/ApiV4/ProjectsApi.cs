@@ -90,21 +90,10 @@ public static partial class ApiV4Endpoints
         var name = p.String("name");
         var path = p.String("path");
         if (string.IsNullOrWhiteSpace(name) && string.IsNullOrWhiteSpace(path)) throw ApiException.BadRequest("name, path are missing, at least one parameter must be provided");
-        var groups = caller.Get<GroupService>();
         NamespaceEntity ns;
         if (p.String("namespace_id") is { Length: > 0 } nsId)
         {
-            ns = await groups.FindNamespaceAsync(nsId, caller.Aborted) ?? throw ApiException.NotFound("Namespace");
-            if (ns.Kind == GroupService.UserKind)
-            {
-                if (!caller.IsAdmin && ns.OwnerId != caller.UserId) throw ApiException.NotFound("Namespace");
-            }
-            else
-            {
-                if (!await caller.CanReadGroupAsync(ns)) throw ApiException.NotFound("Namespace");
-                if (await caller.NamespaceLevelAsync(ns) < AccessLevel.Developer)
-                    throw ApiException.Forbidden("creating a project in a group needs the Developer role there");
-            }
+            ns = await TargetNamespaceAsync(caller, nsId, AccessLevel.Developer, "creating a project in a group needs the Developer role there");
         }
         else
         {
@@ -155,6 +144,24 @@ public static partial class ApiV4Endpoints
         return policy;
     }
 
+    /// <summary>A namespace a project may be put into: one's own personal namespace (any for admins), or a group the
+    /// caller sees and has at least <paramref name="level"/> in.</summary>
+    /// <exception cref="ApiException">Unknown or not the caller's (404); role too low (403 with <paramref name="why"/>).</exception>
+    private static async Task<NamespaceEntity> TargetNamespaceAsync(ApiCaller caller, string idOrPath, AccessLevel level, string why)
+    {
+        var ns = await caller.Get<GroupService>().FindNamespaceAsync(idOrPath, caller.Aborted) ?? throw ApiException.NotFound("Namespace");
+        if (ns.Kind == GroupService.UserKind)
+        {
+            if (!caller.IsAdmin && ns.OwnerId != caller.UserId) throw ApiException.NotFound("Namespace");
+        }
+        else
+        {
+            if (!await caller.CanReadGroupAsync(ns)) throw ApiException.NotFound("Namespace");
+            if (await caller.NamespaceLevelAsync(ns) < level) throw ApiException.Forbidden(why);
+        }
+        return ns;
+    }
+
     /// <summary><c>PUT /projects/:id/transfer?namespace=</c> (id or full path): Owner of the project, and allowed to
     /// create projects in the target (Developer in a group, or one's own namespace); repositories follow.</summary>
     private static async Task<IResult> TransferProjectAsync(HttpContext context, string id)
@@ -163,17 +170,7 @@ public static partial class ApiV4Endpoints
         var project = await caller.ProjectWithLevelAsync(id, AccessLevel.Owner);
         var p = await ParamsAsync(caller);
         var target = p.Required("namespace");
-        var ns = await caller.Get<GroupService>().FindNamespaceAsync(Uri.UnescapeDataString(target), caller.Aborted) ?? throw ApiException.NotFound("Namespace");
-        if (ns.Kind == GroupService.UserKind)
-        {
-            if (!caller.IsAdmin && ns.OwnerId != caller.UserId) throw ApiException.NotFound("Namespace");
-        }
-        else
-        {
-            if (!await caller.CanReadGroupAsync(ns)) throw ApiException.NotFound("Namespace");
-            if (await caller.NamespaceLevelAsync(ns) < AccessLevel.Maintainer)
-                throw ApiException.Forbidden("transferring a project into a group needs the Maintainer role there");
-        }
+        var ns = await TargetNamespaceAsync(caller, Uri.UnescapeDataString(target), AccessLevel.Maintainer, "transferring a project into a group needs the Maintainer role there");
         var moved = await caller.Get<PathMoves>().MoveProjectAsync(project.Id, null, ns.Id, caller.Aborted);
         return Ok(await Represent(caller).ProjectAsync(moved, caller.Aborted));
     }
