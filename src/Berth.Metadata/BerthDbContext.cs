@@ -54,6 +54,7 @@ public sealed partial class BerthDbContext(DbContextOptions<BerthDbContext> opti
         OnAuditModelCreating(b);
         OnLifecycleModelCreating(b);
         OnHousekeepingModelCreating(b);
+        OnNotificationsModelCreating(b);
         b.Entity<RepositoryEntity>(e =>
         {
             e.ToTable("repositories");
