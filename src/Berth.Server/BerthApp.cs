@@ -7,6 +7,7 @@ using Berth.Server.Api;
 using Berth.Server.ApiV4;
 using Berth.Server.Configuration;
 using Berth.Server.Hosting;
+using Berth.Server.Notifications;
 using Berth.Server.Observability;
 using Berth.Server.Registry;
 using Berth.Server.Web;
@@ -73,9 +74,9 @@ public static class BerthApp
         {
             var data = sp.GetRequiredService<IOptions<BerthOptions>>().Value;
             var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
-            if (storage.IsS3) return new Berth.Storage.S3.S3StorageDriver(storage.S3);
+            if (storage.IsS3) return new InstrumentedStorageDriver(new Berth.Storage.S3.S3StorageDriver(storage.S3));
             var root = storage.FileSystem.RootDirectory ?? Path.Combine(data.DataDir, "storage");
-            return new FileSystemStorageDriver(Path.GetFullPath(root));
+            return new InstrumentedStorageDriver(new FileSystemStorageDriver(Path.GetFullPath(root)));
         });
         services.AddSingleton<BlobStore>();
         services.AddDbContextPool<BerthDbContext>((sp, options) =>
@@ -92,6 +93,7 @@ public static class BerthApp
                 options.UseSqlite(connection);
             }
             options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+            options.AddInterceptors(DbCommandMetrics.Instance);
         });
         services.AddScoped<RegistryService>();
         services.AddScoped<GarbageCollector>();
@@ -120,6 +122,7 @@ public static class BerthApp
         services.AddHostedService<BerthInitializer>();
         services.AddBerthMetrics(configuration);
         services.AddBerthAudit();
+        services.AddBerthNotifications();
         services.AddBerthHealth(); // after the initializer: the start-up storage check runs on a migrated database
     }
 

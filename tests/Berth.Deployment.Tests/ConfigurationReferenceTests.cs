@@ -143,23 +143,31 @@ public sealed partial class ConfigurationReferenceTests
         var type = leaf[^1].PropertyType;
         foreach (var key in documented.Where(k => k.Equals(suffix, StringComparison.OrdinalIgnoreCase) || k.EndsWith(":" + suffix, StringComparison.OrdinalIgnoreCase)))
         {
-            var (text, expected) = Probe(type, Read(Activator.CreateInstance(root)!, leaf));
-            configuration[key] = text;
+            // A list of objects (e.g. Notifications:Endpoints) binds from <key>:0:<Property>: one element proves the key.
+            var element = ComplexElementType(type);
+            var elementKey = element is null ? null : $"{key}:0:{element.GetProperties().First(p => p.PropertyType == typeof(string) && p.SetMethod is not null).Name}";
+            var (text, expected) = element is null ? Probe(type, Read(Activator.CreateInstance(root)!, leaf)) : ("probe-value", (object)1);
+            configuration[elementKey ?? key] = text;
             try
             {
                 var instance = Activator.CreateInstance(root)!;
                 var configureType = typeof(IConfigureOptions<>).MakeGenericType(root);
                 foreach (var configure in services.GetServices(configureType))
                     configureType.GetMethod("Configure")!.Invoke(configure, [instance]);
-                if (Equals(Read(instance, leaf), expected)) return key;
+                var value = Read(instance, leaf);
+                if (element is null ? Equals(value, expected) : value is ICollection { Count: 1 }) return key;
             }
             finally
             {
-                configuration[key] = null;
+                configuration[elementKey ?? key] = null;
             }
         }
         return null;
     }
+
+    /// <summary>The element type of a list of objects (not strings or scalars), else null.</summary>
+    private static Type? ComplexElementType(Type type) =>
+        type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) && type.GetGenericArguments()[0] is { IsClass: true } e && e != typeof(string) ? e : null;
 
     private static object? Read(object instance, PropertyInfo[] path)
     {

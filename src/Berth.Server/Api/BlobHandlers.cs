@@ -50,6 +50,7 @@ internal static class BlobHandlers
         }
         response.ContentLength = length;
         if (HttpMethods.IsHead(context.Request.Method)) return;
+        await context.RequestServices.GetRequiredService<Notifications.RegistryEvents>().BlobPulledAsync(name, digest, size);
 
         var store = context.RequestServices.GetRequiredService<BlobStore>();
         if (response.StatusCode == StatusCodes.Status200OK

@@ -39,6 +39,8 @@ internal static class ManifestHandlers
             return;
         }
         if (HttpMethods.IsHead(context.Request.Method)) return;
+        await context.RequestServices.GetRequiredService<Notifications.RegistryEvents>()
+            .ManifestPulledAsync(name, manifest.Digest, manifest.MediaType, manifest.Content.Length, reference.IsDigest ? null : reference.Tag.Value);
         await response.Body.WriteAsync(manifest.Content, context.RequestAborted);
     }
 

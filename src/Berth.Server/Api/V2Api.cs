@@ -56,7 +56,6 @@ public static partial class V2Api
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Registry")
                 .LogError(ex, "Storage backend {Backend} failed during {Operation}; {Grant}", ex.Backend, ex.Operation,
                     ex.Grant is null ? "not a permission problem" : "grant " + ex.Grant + " (then check with 'berth doctor')");
-            Observability.BerthMetrics.StorageError(ex.Backend, ex.Operation);
             // The client learns that the storage backend refused and which operation; the permission to grant (it
             // names the bucket) is for the administrator, in the log and in 'berth doctor'.
             var what = ex.IsAccessDenied

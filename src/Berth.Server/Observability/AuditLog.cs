@@ -43,15 +43,7 @@ public static partial class AuditLog
         var path = context.Request.Path.Value ?? "";
         var address = context.Connection.RemoteIpAddress?.ToString();
         string? action = null;
-        if (path.StartsWith("/v2/", StringComparison.Ordinal))
-        {
-            if (HttpMethods.IsDelete(method) && route == "/v2/{name}/manifests/{reference}")
-                action = reference is not null && reference.Contains(':') ? "manifest_deleted" : "tag_deleted";
-            else if (HttpMethods.IsDelete(method) && route == "/v2/{name}/blobs/{digest}")
-                action = "blob_deleted";
-            if (action is not null) Write(audit, action, actor, repository + (reference is null ? "" : (reference.Contains(':') ? "@" : ":") + reference), address, $"{method} {path} answered {status}");
-            return;
-        }
+        if (path.StartsWith("/v2/", StringComparison.Ordinal)) return; // registry deletes are audited by the registry service
         if (path.StartsWith("/jwt/", StringComparison.Ordinal) || path.StartsWith("/-/health", StringComparison.Ordinal)) return;
         var lower = path.ToLowerInvariant();
         action = lower switch

@@ -16,7 +16,12 @@ public sealed class MetricsOptions
 /// <c>berth_http_request_duration_seconds{route,method}</c>, <c>berth_http_request_bytes_total{route}</c> and
 /// <c>berth_http_response_bytes_total{route}</c> (bytes), <c>berth_blob_upload_duration_seconds{method}</c>,
 /// <c>berth_tokens_issued_total{outcome}</c>, <c>berth_rate_limit_hits_total{where}</c>,
-/// <c>berth_storage_errors_total{backend,operation}</c>; garbage collection: <c>berth_gc_runs_total{outcome}</c>,
+/// <c>berth_storage_operation_duration_seconds{backend,operation}</c>, <c>berth_storage_errors_total{backend,operation}</c>,
+/// <c>berth_db_command_duration_seconds{kind}</c>, <c>berth_db_command_errors_total{kind}</c>,
+/// <c>berth_notifications_queued_total{action}</c>, <c>berth_notifications_delivered_total{endpoint}</c>,
+/// <c>berth_notification_delivery_failures_total{endpoint}</c>, <c>berth_notifications_dropped_total{endpoint}</c>,
+/// <c>berth_notifications_pending{endpoint}</c>, <c>berth_notification_delivery_duration_seconds</c>,
+/// <c>berth_notifications_queue_errors_total</c>; garbage collection: <c>berth_gc_runs_total{outcome}</c>,
 /// <c>berth_gc_run_duration_seconds</c>, <c>berth_gc_last_run_timestamp_seconds</c>, <c>berth_gc_deleted_total{kind}</c>,
 /// <c>berth_gc_deleted_bytes_total{kind}</c> (bytes), <c>berth_gc_queued_total{kind}</c>.
 /// </summary>
@@ -38,7 +43,20 @@ public static class BerthMetrics
     private static readonly Counter GcDeletedItems = Metrics.CreateCounter("berth_gc_deleted_total", "Items deleted by garbage collection, by kind (manifest, blob).", "kind");
     private static readonly Counter GcDeletedBytes = Metrics.CreateCounter("berth_gc_deleted_bytes_total", "Bytes deleted by garbage collection, by kind (manifest: bytes in the database; blob: bytes in storage).", "kind");
     private static readonly Counter GcQueuedItems = Metrics.CreateCounter("berth_gc_queued_total", "Items queued for garbage collection review, by kind (manifest, blob).", "kind");
-    private static readonly Counter StorageErrors = Metrics.CreateCounter("berth_storage_errors_total", "Storage backend failures surfaced to a request.", "backend", "operation");
+    private static readonly Counter StorageErrors = Metrics.CreateCounter("berth_storage_errors_total", "Storage driver operations that failed (not counting 'not found'), by backend and operation.", "backend", "operation");
+    private static readonly Histogram StorageDurations = Metrics.CreateHistogram("berth_storage_operation_duration_seconds", "Storage driver operation latency in seconds (streams: until opened), by backend and operation.",
+        new HistogramConfiguration { LabelNames = ["backend", "operation"], Buckets = Histogram.ExponentialBuckets(0.0001, 2, 18) });
+    private static readonly Histogram DbDurations = Metrics.CreateHistogram("berth_db_command_duration_seconds", "Metadata database command latency in seconds, by kind (reader, non_query, scalar).",
+        new HistogramConfiguration { LabelNames = ["kind"], Buckets = Histogram.ExponentialBuckets(0.00005, 2, 18) });
+    private static readonly Counter DbErrors = Metrics.CreateCounter("berth_db_command_errors_total", "Metadata database commands that failed, by kind.", "kind");
+    private static readonly Counter NotificationQueued = Metrics.CreateCounter("berth_notifications_queued_total", "Registry events queued for notification endpoints (one per endpoint), by action.", "action");
+    private static readonly Counter NotificationDelivered = Metrics.CreateCounter("berth_notifications_delivered_total", "Registry events delivered, by endpoint.", "endpoint");
+    private static readonly Counter NotificationFailures = Metrics.CreateCounter("berth_notification_delivery_failures_total", "Failed notification POSTs (the events stay queued), by endpoint.", "endpoint");
+    private static readonly Counter NotificationDropped = Metrics.CreateCounter("berth_notifications_dropped_total", "Registry events dropped because the endpoint's queue was full, by endpoint.", "endpoint");
+    private static readonly Gauge NotificationPending = Metrics.CreateGauge("berth_notifications_pending", "Registry events waiting for delivery, by endpoint (as last seen by this replica).", "endpoint");
+    private static readonly Histogram NotificationDurations = Metrics.CreateHistogram("berth_notification_delivery_duration_seconds", "Duration of notification POSTs in seconds.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 16) });
+    private static readonly Counter NotificationQueueErrors = Metrics.CreateCounter("berth_notifications_queue_errors_total", "Registry events that could not be queued (database failure).");
 
     /// <summary>Records one finished HTTP request.</summary>
     public static void ObserveRequest(string route, string method, int status, long bytesIn, long bytesOut, TimeSpan duration)
@@ -79,7 +97,39 @@ public static class BerthMetrics
     }
 
     /// <summary>Records a storage failure seen by a request.</summary>
+    /// <summary>Records a storage failure.</summary>
     public static void StorageError(string backend, string operation) => StorageErrors.WithLabels(backend, operation).Inc();
+
+    /// <summary>Records one storage driver operation's latency.</summary>
+    public static void StorageOperation(string backend, string operation, TimeSpan duration) => StorageDurations.WithLabels(backend, operation).Observe(duration.TotalSeconds);
+
+    /// <summary>Records one database command's latency, and whether it failed.</summary>
+    public static void DbCommand(string kind, TimeSpan duration, bool failed)
+    {
+        DbDurations.WithLabels(kind).Observe(duration.TotalSeconds);
+        if (failed) DbErrors.WithLabels(kind).Inc();
+    }
+
+    /// <summary>Records queued notification events.</summary>
+    public static void NotificationsQueued(string action, int count) => NotificationQueued.WithLabels(action).Inc(count);
+
+    /// <summary>Records an event that could not be queued.</summary>
+    public static void NotificationQueueError() => NotificationQueueErrors.Inc();
+
+    /// <summary>Records delivered notification events.</summary>
+    public static void NotificationsDelivered(string endpoint, int count) => NotificationDelivered.WithLabels(endpoint).Inc(count);
+
+    /// <summary>Records a failed notification POST.</summary>
+    public static void NotificationDeliveryFailed(string endpoint) => NotificationFailures.WithLabels(endpoint).Inc();
+
+    /// <summary>Records events dropped from a full queue.</summary>
+    public static void NotificationsDropped(string endpoint, int count) => NotificationDropped.WithLabels(endpoint).Inc(count);
+
+    /// <summary>Sets an endpoint's waiting events.</summary>
+    public static void NotificationsPending(string endpoint, int count) => NotificationPending.WithLabels(endpoint).Set(count);
+
+    /// <summary>Records one notification POST's duration.</summary>
+    public static void NotificationDeliveryDuration(TimeSpan duration) => NotificationDurations.Observe(duration.TotalSeconds);
 
     /// <summary>Starts the separate <c>/metrics</c> listener when <c>Metrics:Urls</c> is set.</summary>
     public static IServiceCollection AddBerthMetrics(this IServiceCollection services, IConfiguration configuration)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Berth.Distribution;
 using Berth.Metadata;
 using Berth.Server.Configuration;
+using Berth.Server.Notifications;
 using Berth.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -23,9 +24,10 @@ public sealed record Page(IReadOnlyList<string> Items, bool HasMore);
 /// <summary>
 /// The registry's domain operations (OCI Distribution Spec v1.1 pull, push, content discovery and content
 /// management), over the metadata database and the blob store. Knows nothing of HTTP; refusals are
-/// <see cref="RegistryException"/>s with the spec's codes.
+/// <see cref="RegistryException"/>s with the spec's codes. Every change it makes (manifest push and delete, blob
+/// push and mount) is announced to the notification endpoints through <see cref="RegistryEvents"/>.
 /// </summary>
-public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock, IOptions<RegistryOptions> options, RegistryUsage usage)
+public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock, IOptions<RegistryOptions> options, RegistryUsage usage, RegistryEvents events, Observability.Auditor audit)
 {
     // Compiled once per EF model: a process may hold more than one (SQLite and PostgreSQL side by side in the
     // metadata tests, or a database migration), and a compiled query is bound to the model it first ran with.
@@ -84,6 +86,7 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         int n = await db.RepositoryBlobs
             .Where(rb => rb.Digest == d && db.Repositories.Any(r => r.Id == rb.RepositoryId && r.Name == repository.Value))
             .ExecuteDeleteAsync(cancellationToken);
+        if (n > 0) audit.Record("blob_deleted", $"{repository}@{digest}", $"blob {digest} unlinked from {repository}");
         return n > 0;
     }
 
@@ -130,6 +133,7 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         // The blob must still exist once locked: garbage collection may have deleted it since the checks above.
         if (!await LinkBlobAsync(repositoryId, digest, blob.Size, mustExist: true, cancellationToken)) return null;
         await tx.CommitAsync(cancellationToken);
+        await events.BlobMountedAsync(target, source, digest, blob.Size);
         return blob;
     }
 
@@ -199,6 +203,7 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         // Linked and off the review queue: from here on garbage collection leaves the digest alone, so the stored
         // copy (or the session's, moved into place now if the stored one went) is safe.
         await blobs.FinishUploadAsync(id, digest, size, cancellationToken);
+        await events.BlobPushedAsync(repository, digest, size);
         return size;
     }
 
@@ -361,6 +366,7 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
                 """, cancellationToken);
         }
         await tx.CommitAsync(cancellationToken);
+        await events.ManifestPushedAsync(repository, digest, manifest.MediaType, content.Length, reference.IsDigest ? null : reference.Tag.Value);
         return new PutManifestResult(digest, manifest.Subject?.Digest);
     }
 
@@ -376,7 +382,10 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         if (!reference.IsDigest)
         {
             var tag = reference.Tag.Value;
-            return await db.Tags.Where(t => t.RepositoryId == repositoryId && t.Name == tag).ExecuteDeleteAsync(cancellationToken) > 0;
+            if (await db.Tags.Where(t => t.RepositoryId == repositoryId && t.Name == tag).ExecuteDeleteAsync(cancellationToken) == 0) return false;
+            audit.Record("tag_deleted", $"{repository}:{tag}", $"tag {tag} of {repository} deleted");
+            await events.TagDeletedAsync(repository, tag);
+            return true;
         }
         var digest = reference.Digest.ToString();
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -386,6 +395,8 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         await db.ManifestReferences.Where(r => r.ManifestId == manifestId).ExecuteDeleteAsync(cancellationToken);
         await db.Manifests.Where(m => m.Id == manifestId).ExecuteDeleteAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        audit.Record("manifest_deleted", $"{repository}@{reference.Digest}", $"manifest {reference.Digest} of {repository} deleted with the tags pointing at it");
+        await events.ManifestDeletedAsync(repository, reference.Digest);
         return true;
     }
 

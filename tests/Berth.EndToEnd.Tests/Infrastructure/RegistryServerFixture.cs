@@ -99,6 +99,9 @@ public sealed partial class RegistryServerFixture : IAsyncLifetime
     /// <summary>The <c>namespace/project</c> repositories are created under.</summary>
     public string RepositoryPrefix { get; }
 
+    /// <summary>Extra arguments for Berth's <c>serve</c> (e.g. <c>--Notifications:Endpoints:0:Url …</c>), used from the next (re)start on.</summary>
+    public List<string> ExtraArguments { get; } = [];
+
     /// <summary>How many times the server process has been started.</summary>
     public int Generation => _generation;
 
@@ -293,6 +296,10 @@ public sealed partial class RegistryServerFixture : IAsyncLifetime
         {
             startInfo.ArgumentList.Add(argument);
         }
+        foreach (var argument in ExtraArguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
         var extra = Environment.GetEnvironmentVariable("BERTH_E2E_SERVER_ARGS");
         if (!string.IsNullOrWhiteSpace(extra))
         {
@@ -388,7 +395,8 @@ public sealed partial class RegistryServerFixture : IAsyncLifetime
         _ => throw new ArgumentException($"BERTH_E2E_TARGET must be 'berth' or 'distribution', not '{value}'"),
     };
 
-    private static int GetFreeLoopbackPort()
+    /// <summary>A TCP port on 127.0.0.1 that was free a moment ago.</summary>
+    internal static int GetFreeLoopbackPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
