@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
 
 namespace Berth.Observability.Tests;
 
@@ -109,6 +110,101 @@ public sealed class ErrorBodyWalkTests : IClassFixture<ErrorBodyWalkTests.Fixtur
             Assert.False(string.IsNullOrEmpty(doc.RootElement.GetProperty("error_description").GetString()));
             Assert.Equal("token service", doc.RootElement.GetProperty("component").GetString());
             Assert.Equal("tok-post", doc.RootElement.GetProperty("requestId").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task V2_errors_of_requests_with_bodies_are_oci_envelopes_naming_the_component()
+    {
+        var client = _fixture.Factory.CreateClient();
+        var token = _fixture.RootToken;
+        var zeros = "sha256:" + new string('0', 64);
+
+        // NAME_UNKNOWN: the repository has no manifest yet (this walk never pushes into walk/app).
+        using (var r = await client.SendAsync(Registry.Request(HttpMethod.Get, "/v2/walk/app/tags/list", token, "body-name")))
+            Assert.Equal("NAME_UNKNOWN", (await AssertEnvelopeAsync(r, 404, "body-name")).GetProperty("code").GetString());
+
+        // MANIFEST_BLOB_UNKNOWN: a well-formed manifest naming blobs the repository does not have.
+        using (var put = Registry.Request(HttpMethod.Put, "/v2/walk/app/manifests/v1", token, "body-blob-unknown"))
+        {
+            put.Content = new StringContent(
+                "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"," +
+                "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" + zeros + "\",\"size\":2},\"layers\":[]}", Encoding.UTF8);
+            put.Content.Headers.ContentType = new("application/vnd.oci.image.manifest.v1+json");
+            using var r = await client.SendAsync(put);
+            var e = await AssertEnvelopeAsync(r, 400, "body-blob-unknown");
+            Assert.Equal("MANIFEST_BLOB_UNKNOWN", e.GetProperty("code").GetString());
+            Assert.Equal("registry validation", e.GetProperty("detail").GetProperty("component").GetString());
+        }
+
+        // 413 MANIFEST_INVALID: larger than the manifest limit (refused from Content-Length, body not read).
+        using (var put = Registry.Request(HttpMethod.Put, "/v2/walk/app/manifests/big", token, "body-too-large"))
+        {
+            put.Content = new ByteArrayContent(new byte[5 * 1024 * 1024]);
+            put.Content.Headers.ContentType = new("application/vnd.oci.image.manifest.v1+json");
+            using var r = await client.SendAsync(put);
+            Assert.Equal("MANIFEST_INVALID", (await AssertEnvelopeAsync(r, 413, "body-too-large")).GetProperty("code").GetString());
+        }
+
+        // DIGEST_INVALID: a monolithic upload whose bytes do not hash to the digest given.
+        using (var post = Registry.Request(HttpMethod.Post, $"/v2/walk/app/blobs/uploads/?digest={zeros}", token, "body-digest"))
+        {
+            post.Content = new ByteArrayContent(Encoding.UTF8.GetBytes("not the zero digest"));
+            post.Content.Headers.ContentType = new("application/octet-stream");
+            using var r = await client.SendAsync(post);
+            Assert.Equal("DIGEST_INVALID", (await AssertEnvelopeAsync(r, 400, "body-digest")).GetProperty("code").GetString());
+        }
+
+        // 416 for a chunk out of order: the session has 0 bytes, the chunk claims to start at 100.
+        using (var start = Registry.Request(HttpMethod.Post, "/v2/walk/app/blobs/uploads/", token))
+        using (var started = await client.SendAsync(start))
+        {
+            Assert.Equal(202, (int)started.StatusCode);
+            using var patch = Registry.Request(HttpMethod.Patch, started.Headers.Location!.ToString(), token, "body-range");
+            patch.Content = new ByteArrayContent(new byte[10]);
+            patch.Content.Headers.ContentType = new("application/octet-stream");
+            patch.Content.Headers.TryAddWithoutValidation("Content-Range", "100-109");
+            using var r = await client.SendAsync(patch);
+            var e = await AssertEnvelopeAsync(r, 416, "body-range");
+            Assert.Equal("registry validation", e.GetProperty("detail").GetProperty("component").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Api_v4_errors_carry_the_request_id_and_the_component()
+    {
+        var client = _fixture.Factory.CreateClient();
+        var root = await _fixture.Factory.WithDbAsync((db, _) => db.Users.SingleAsync(u => u.Username == "root"));
+        var rootPat = await _fixture.Factory.AddPersonalAccessTokenAsync(root, "api");
+        var alice = await _fixture.Factory.WithDbAsync((db, _) => db.Users.SingleAsync(u => u.Username == "alice"));
+        var alicePat = await _fixture.Factory.AddPersonalAccessTokenAsync(alice, "api");
+        foreach (var (method, path, pat, status, component) in new (string, string, string?, int, string)[]
+        {
+            ("GET", "/api/v4/user", null, 401, "access policy"),
+            ("GET", "/api/v4/user", "not-a-token", 401, "access policy"),
+            ("GET", "/api/v4/audit_events", alicePat, 403, "access policy"),
+            ("GET", "/api/v4/admin/notification_endpoints", alicePat, 403, "access policy"),
+            ("GET", "/api/v4/projects/999999", rootPat, 404, "api validation"),
+            ("POST", "/api/v4/projects", rootPat, 400, "api validation"),
+            ("GET", "/api/v4/audit_events?created_after=yesterday-ish", rootPat, 400, "api validation"),
+            ("POST", "/api/v4/projects/walk%2Fapp/hooks", rootPat, 400, "api validation"),
+            ("GET", "/api/v4/no/such/route", rootPat, 404, "api"),
+        })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            if (pat is not null) request.Headers.Add("PRIVATE-TOKEN", pat);
+            if (method == "POST") request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+            var id = $"api-{status}-{Guid.NewGuid():N}";
+            request.Headers.Add("X-Request-Id", id);
+            using var response = await client.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode == status, $"{method} {path}: expected {status}, got {(int)response.StatusCode}: {body}");
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+            using var doc = JsonDocument.Parse(body);
+            Assert.True(doc.RootElement.TryGetProperty("message", out _) || doc.RootElement.TryGetProperty("error", out _), body);
+            Assert.Equal(component, doc.RootElement.GetProperty("component").GetString());
+            Assert.Equal(id, doc.RootElement.GetProperty("request_id").GetString());
+            Assert.Equal(id, response.Headers.GetValues("X-Request-Id").Single());
         }
     }
 

@@ -18,7 +18,14 @@ public sealed class MetricsAndClockTests
     public async Task Metrics_listener_shows_a_push()
     {
         int port = FreePort();
-        using var factory = new ObsFactory(new() { ["Metrics:Urls"] = $"http://127.0.0.1:{port}" });
+        int closed = FreePort(); // nothing listens: every notification POST fails
+        using var factory = new ObsFactory(new()
+        {
+            ["Metrics:Urls"] = $"http://127.0.0.1:{port}",
+            ["Notifications:Endpoints:0:Name"] = "metrics-sink",
+            ["Notifications:Endpoints:0:Url"] = $"http://127.0.0.1:{closed}/events",
+            ["Notifications:PollInterval"] = "00:00:00.100",
+        });
         var group = await factory.AddGroupAsync("metrics");
         await factory.AddProjectAsync(group, "app", "private");
         var (_, token, _, _) = await factory.RequestTokenAsync("root", ObsFactory.RootPassword, "repository:metrics/app:pull,push");
@@ -34,6 +41,20 @@ public sealed class MetricsAndClockTests
         Assert.Contains("berth_tokens_issued_total{outcome=\"issued\"}", text);
         Assert.Contains("berth_blob_upload_duration_seconds_count{method=\"PUT\"}", text);
         Assert.Contains("berth_http_request_bytes_total{route=\"/v2/{name}/blobs/uploads/{uuid}\"}", text);
+        // storage operations by backend and operation, metadata database commands, notifications
+        Assert.Contains("berth_storage_operation_duration_seconds_count{backend=\"filesystem\",operation=\"commit\"}", text);
+        Assert.Contains("berth_storage_operation_duration_seconds_count{backend=\"filesystem\",operation=\"write\"}", text);
+        Assert.Contains("berth_db_command_duration_seconds_count{kind=\"reader\"}", text);
+        Assert.Contains("berth_db_command_duration_seconds_count{kind=\"non_query\"}", text);
+        Assert.Contains("berth_notifications_queued_total{action=\"push\"}", text);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!text.Contains("berth_notification_delivery_failures_total{endpoint=\"metrics-sink\"}") && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            text = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+        }
+        Assert.Contains("berth_notification_delivery_failures_total{endpoint=\"metrics-sink\"}", text);
+        Assert.Contains("berth_notifications_pending{endpoint=\"metrics-sink\"}", text);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Berth.Metadata;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 
 namespace Berth.Auth.Accounts;
 
@@ -17,7 +18,7 @@ public sealed record CreatedToken<T>(T Entity, string Secret);
 /// date-only expiry (GitLab's <c>expires_at: 2026-12-31</c>) means the token stops working at the start of
 /// that day, UTC. Throws <see cref="AccountException"/> for refused operations.
 /// </summary>
-public sealed partial class AccessTokenService(BerthDbContext db, TimeProvider clock)
+public sealed partial class AccessTokenService(BerthDbContext db, TimeProvider clock, ILoggerFactory loggers)
 {
     /// <summary>Name of the API access tokens handed out by the OAuth password grant.</summary>
     public const string OAuthTokenName = "oauth:password-grant";
@@ -59,6 +60,8 @@ public sealed partial class AccessTokenService(BerthDbContext db, TimeProvider c
         };
         db.PersonalAccessTokens.Add(token);
         await SaveAsync(cancellationToken);
+        if (token.Name != OAuthTokenName) // an OAuth grant is a sign-in, audited as such
+            AccountAudit.TokenCreated(Audit, $"user {userId}", $"personal access token {token.Id} '{token.Name}' with scopes {token.Scopes}{(expiresAt is { } at ? $", expires {at:u}" : "")}");
         return new CreatedToken<PersonalAccessTokenEntity>(token, secret);
     }
 
@@ -93,8 +96,10 @@ public sealed partial class AccessTokenService(BerthDbContext db, TimeProvider c
     /// <exception cref="AccountException">Not found.</exception>
     public async Task RevokePersonalAccessTokenAsync(long id, CancellationToken cancellationToken)
     {
+        var owner = await db.PersonalAccessTokens.Where(t => t.Id == id).Select(t => new { t.UserId, t.Name }).FirstOrDefaultAsync(cancellationToken);
         int n = await db.PersonalAccessTokens.Where(t => t.Id == id).ExecuteUpdateAsync(s => s.SetProperty(t => t.Revoked, true), cancellationToken);
-        if (n == 0) throw AccountException.NotFound("Personal Access Token");
+        if (n == 0 || owner is null) throw AccountException.NotFound("Personal Access Token");
+        AccountAudit.TokenRevoked(Audit, $"user {owner.UserId}", $"personal access token {id} '{owner.Name}'");
     }
 
     /// <summary>True while a token is usable: not revoked and not expired.</summary>
@@ -156,6 +161,7 @@ public sealed partial class AccessTokenService(BerthDbContext db, TimeProvider c
         {
             db.ChangeTracker.Clear();
         }
+        AccountAudit.TokenCreated(Audit, $"project {projectId}", $"deploy token {token.Id} '{token.Name}' ({token.Username}) with scopes {string.Join(' ', scopeList)}");
         return new CreatedToken<DeployTokenEntity>(token, secret);
     }
 
@@ -174,7 +180,10 @@ public sealed partial class AccessTokenService(BerthDbContext db, TimeProvider c
     {
         int n = await db.DeployTokens.Where(t => t.Id == id && t.ProjectId == projectId).ExecuteUpdateAsync(s => s.SetProperty(t => t.Revoked, true), cancellationToken);
         if (n == 0) throw AccountException.NotFound("Deploy Token");
+        AccountAudit.TokenRevoked(Audit, $"project {projectId}", $"deploy token {id}");
     }
+
+    private ILogger Audit => loggers.CreateLogger(AccountAudit.Category);
 
     private static List<string> CheckScopes(IEnumerable<string>? scopes, string[] allowed)
     {

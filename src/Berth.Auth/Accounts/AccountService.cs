@@ -27,7 +27,7 @@ public sealed record TwoFactorSetup(string Secret, string OtpAuthUri, IReadOnlyL
 /// way) with hashed one-time recovery codes, and the bootstrap of the <c>root</c> administrator.
 /// Throws <see cref="AccountException"/> for refused operations.
 /// </summary>
-public sealed partial class AccountService(BerthDbContext db, PasswordHashing passwords, TimeProvider clock, ILogger<AccountService> logger)
+public sealed partial class AccountService(BerthDbContext db, PasswordHashing passwords, TimeProvider clock, ILogger<AccountService> logger, ILoggerFactory loggers)
 {
     /// <summary>Username of the administrator created on first start.</summary>
     public const string RootUsername = "root";
@@ -134,7 +134,10 @@ public sealed partial class AccountService(BerthDbContext db, PasswordHashing pa
         var user = await TrackedUserAsync(userId, cancellationToken);
         user.IsBlocked = blocked;
         await SaveAsync(cancellationToken);
+        AccountAudit.PermissionChanged(Audit, user.Username, blocked ? "blocked" : "unblocked");
     }
+
+    private ILogger Audit => loggers.CreateLogger(AccountAudit.Category);
 
     /// <summary>Grants or withdraws instance administration.</summary>
     /// <exception cref="AccountException">No such user.</exception>
@@ -143,6 +146,7 @@ public sealed partial class AccountService(BerthDbContext db, PasswordHashing pa
         var user = await TrackedUserAsync(userId, cancellationToken);
         user.IsAdmin = isAdmin;
         await SaveAsync(cancellationToken);
+        AccountAudit.PermissionChanged(Audit, user.Username, isAdmin ? "made an instance administrator" : "no longer an instance administrator");
     }
 
     /// <summary>Changes a user's display name and/or e-mail (null leaves a value as it is).</summary>
@@ -217,6 +221,7 @@ public sealed partial class AccountService(BerthDbContext db, PasswordHashing pa
             db.RecoveryCodes.Add(new RecoveryCodeEntity { UserId = userId, CodeHash = SecretTokens.Hash(code) });
         }
         await SaveAsync(cancellationToken);
+        AccountAudit.TwoFactorEnabled(Audit, user.Username);
         return new TwoFactorSetup(secret, TotpUri(secret, user.Username), codes);
     }
 
@@ -229,6 +234,7 @@ public sealed partial class AccountService(BerthDbContext db, PasswordHashing pa
         user.TotpSecret = null;
         await db.RecoveryCodes.Where(c => c.UserId == userId).ExecuteDeleteAsync(cancellationToken);
         await SaveAsync(cancellationToken);
+        AccountAudit.TwoFactorDisabled(Audit, user.Username);
     }
 
     /// <summary>

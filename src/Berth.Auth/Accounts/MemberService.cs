@@ -1,5 +1,6 @@
 using Berth.Metadata;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 
 namespace Berth.Auth.Accounts;
 
@@ -28,7 +29,7 @@ public sealed record MemberWithUser(MemberEntity Member, UserEntity User);
 /// Maintainer 40, Owner 50 and an optional expiry. A group always keeps at least one Owner.
 /// Throws <see cref="AccountException"/> for refused operations.
 /// </summary>
-public sealed class MemberService(BerthDbContext db, TimeProvider clock)
+public sealed class MemberService(BerthDbContext db, TimeProvider clock, ILoggerFactory loggers)
 {
     /// <summary>Levels a membership may have.</summary>
     public static readonly AccessLevel[] ValidLevels = [AccessLevel.Guest, AccessLevel.Reporter, AccessLevel.Developer, AccessLevel.Maintainer, AccessLevel.Owner];
@@ -91,6 +92,7 @@ public sealed class MemberService(BerthDbContext db, TimeProvider clock)
         {
             db.ChangeTracker.Clear();
         }
+        AccountAudit.MembershipChanged(Audit, Describe(target), $"{user.Username} added as {level}{(expiresAt is { } at ? $" until {at:u}" : "")}");
         return new MemberWithUser(member, user);
     }
 
@@ -113,6 +115,7 @@ public sealed class MemberService(BerthDbContext db, TimeProvider clock)
         {
             db.ChangeTracker.Clear();
         }
+        AccountAudit.MembershipChanged(Audit, Describe(target), $"{existing.User.Username} changed to {(AccessLevel)member.AccessLevel}{(member.ExpiresAt is { } at ? $" until {at:u}" : "")}");
         return existing with { Member = member };
     }
 
@@ -123,7 +126,12 @@ public sealed class MemberService(BerthDbContext db, TimeProvider clock)
         var existing = await GetAsync(target, userId, cancellationToken);
         await EnsureNotLastOwnerAsync(target, existing.Member, cancellationToken);
         await db.Members.Where(m => m.Id == existing.Member.Id).ExecuteDeleteAsync(cancellationToken);
+        AccountAudit.MembershipChanged(Audit, Describe(target), $"{existing.User.Username} removed (was {(AccessLevel)existing.Member.AccessLevel})");
     }
+
+    private ILogger Audit => loggers.CreateLogger(AccountAudit.Category);
+
+    private static string Describe(MemberTarget target) => target.IsGroup ? $"group {target.NamespaceId}" : $"project {target.ProjectId}";
 
     private IQueryable<MemberEntity> Query(MemberTarget target) =>
         target.IsGroup ? db.Members.Where(m => m.NamespaceId == target.NamespaceId) : db.Members.Where(m => m.ProjectId == target.ProjectId);

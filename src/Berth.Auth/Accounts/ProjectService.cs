@@ -1,5 +1,6 @@
 using Berth.Metadata;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 
 namespace Berth.Auth.Accounts;
 
@@ -24,7 +25,7 @@ public sealed record ProjectChanges(string? Name = null, string? Description = n
 /// (visibility, the Container Registry switch) and deploy tokens. Throws <see cref="AccountException"/> for
 /// refused operations.
 /// </summary>
-public sealed class ProjectService(BerthDbContext db, AccessPolicy policy, TimeProvider clock)
+public sealed class ProjectService(BerthDbContext db, AccessPolicy policy, TimeProvider clock, ILoggerFactory loggers)
 {
     /// <summary>Finds a project by id.</summary>
     /// <exception cref="AccountException">Not found.</exception>
@@ -111,7 +112,10 @@ public sealed class ProjectService(BerthDbContext db, AccessPolicy policy, TimeP
                 project.Visibility = changes.Visibility;
             }
             if (changes.RegistryEnabled is { } enabled) project.RegistryEnabled = enabled;
+            var changed = db.ChangeTracker.Entries<ProjectEntity>().SelectMany(e => e.Properties.Where(p => p.IsModified)
+                .Select(p => $"{p.Metadata.Name} {p.OriginalValue ?? "(none)"} -> {p.CurrentValue ?? "(none)"}")).ToList();
             await db.SaveChangesAsync(cancellationToken);
+            if (changed.Count > 0) AccountAudit.ProjectSettingsChanged(loggers.CreateLogger(AccountAudit.Category), project.FullPath, string.Join(", ", changed));
             return project;
         }
         finally
@@ -139,6 +143,7 @@ public sealed class ProjectService(BerthDbContext db, AccessPolicy policy, TimeP
         await db.DeployTokens.Where(t => t.ProjectId == id).ExecuteDeleteAsync(cancellationToken);
         await db.Projects.Where(p => p.Id == id).ExecuteDeleteAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        AccountAudit.ProjectDeleted(loggers.CreateLogger(AccountAudit.Category), project.FullPath, $"with {repositories} image repositories");
         return repositories;
     }
 

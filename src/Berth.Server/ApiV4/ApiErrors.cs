@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Berth.Auth.Accounts;
 
 namespace Berth.Server.ApiV4;
@@ -34,6 +36,27 @@ public sealed class ApiException(int status, object body) : Exception($"{status}
 
     /// <summary>400 <c>{"error":"…"}</c> (a missing or malformed parameter).</summary>
     public static ApiException BadRequest(string error) => new(400, new { error });
+
+    /// <summary>
+    /// Writes an error body: GitLab's JSON shape (<paramref name="body"/>) plus <c>component</c> (the part of Berth
+    /// that refused: <c>access policy</c> for 401/403, <c>rate limit</c> for 429, <c>database</c> for 503,
+    /// <c>api</c> for 500, <c>api validation</c> otherwise, unless given) and <c>request_id</c> (the
+    /// <c>X-Request-Id</c> of the request, to find its log lines).
+    /// </summary>
+    public static IResult Result(HttpContext context, object body, int status, string? component = null)
+    {
+        var node = JsonSerializer.SerializeToNode(body, body.GetType(), Representer.Json) as JsonObject ?? new JsonObject { ["message"] = JsonSerializer.SerializeToNode(body, body.GetType(), Representer.Json) };
+        node["component"] ??= component ?? status switch
+        {
+            401 or 403 => "access policy",
+            429 => "rate limit",
+            503 => "database",
+            >= 500 => "api",
+            _ => "api validation",
+        };
+        node["request_id"] = context.TraceIdentifier;
+        return Results.Json(node, Representer.Json, "application/json", statusCode: status);
+    }
 
     /// <summary>Maps an <see cref="AccountException"/> onto GitLab's status and body.</summary>
     public static ApiException From(AccountException ex) => ex.Kind switch

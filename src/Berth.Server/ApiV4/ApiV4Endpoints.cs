@@ -22,7 +22,8 @@ public static partial class ApiV4Endpoints
         MapNamespaces(api);
         MapRegistry(api);
         MapCi(app, api);
-        api.Map("/{**path}", Handler(_ => Task.FromResult<IResult>(Results.Json(new { error = "404 Not Found" }, Representer.Json, "application/json", statusCode: 404))));
+        MapHooks(api);
+        api.Map("/{**path}", Handler(c => Task.FromResult(ApiException.Result(c, new { error = "404 Not Found" }, 404, "api"))));
         app.MapPost("/oauth/token", Handler(OAuthTokenAsync)).AddEndpointFilter(HandleErrorsAsync).ExcludeFromDescription().DisableAntiforgery();
         return app;
     }
@@ -36,12 +37,12 @@ public static partial class ApiV4Endpoints
         }
         catch (ApiException ex)
         {
-            return Results.Json(ex.Body, Representer.Json, "application/json", statusCode: ex.Status);
+            return ApiException.Result(context, ex.Body, ex.Status);
         }
         catch (AccountException ex)
         {
             var api = ApiException.From(ex);
-            return Results.Json(api.Body, Representer.Json, "application/json", statusCode: api.Status);
+            return ApiException.Result(context, api.Body, api.Status);
         }
         catch (Berth.Server.Registry.TagRuleException ex)
         {
@@ -53,16 +54,21 @@ public static partial class ApiV4Endpoints
         }
         catch (BadHttpRequestException ex)
         {
-            return Results.Json(new { error = ex.Message }, Representer.Json, "application/json", statusCode: ex.StatusCode);
+            return ApiException.Result(context, new { error = ex.Message }, ex.StatusCode);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             return Results.Empty;
         }
+        catch (Exception ex) when (Berth.Server.Observability.ErrorComponents.IsDatabaseFailure(ex))
+        {
+            LogUnhandled(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.ApiV4"), ex, context.Request.Method, context.Request.Path, context.TraceIdentifier);
+            return ApiException.Result(context, new { message = $"503 Service Unavailable - the metadata database failed (request {context.TraceIdentifier})" }, 503, "database");
+        }
         catch (Exception ex)
         {
             LogUnhandled(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.ApiV4"), ex, context.Request.Method, context.Request.Path, context.TraceIdentifier);
-            return Results.Json(new { message = $"500 Internal Server Error (request {context.TraceIdentifier})" }, Representer.Json, "application/json", statusCode: 500);
+            return ApiException.Result(context, new { message = $"500 Internal Server Error (request {context.TraceIdentifier})" }, 500);
         }
     }
 

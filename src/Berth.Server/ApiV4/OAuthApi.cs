@@ -35,9 +35,13 @@ public static partial class ApiV4Endpoints
             return OAuthError(429, "invalid_grant", result.Message);
         }
         if (result.Principal is not { Kind: PrincipalKind.User, Via: "password", UserId: { } userId })
+        {
+            Berth.Auth.Accounts.AccountAudit.SignInFailed(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(Berth.Auth.Accounts.AccountAudit.Category), username, "oauth", result.Message);
             return OAuthError(400, "invalid_grant", result.Failure is CredentialFailure.TwoFactorRequiresToken or CredentialFailure.Blocked
                 ? result.Message
                 : "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.");
+        }
+        Berth.Auth.Accounts.AccountAudit.SignIn(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(Berth.Auth.Accounts.AccountAudit.Category), result.Principal.Name, "oauth");
 
         var created = await context.RequestServices.GetRequiredService<AccessTokenService>().CreateOAuthAccessTokenAsync(userId, scopes, context.RequestAborted);
         context.Response.Headers.CacheControl = "no-store";

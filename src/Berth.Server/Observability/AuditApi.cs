@@ -39,7 +39,7 @@ public static class AuditApi
         }
         catch (ApiException ex)
         {
-            return Results.Json(ex.Body, Representer.Json, "application/json", statusCode: ex.Status);
+            return ApiException.Result(context, ex.Body, ex.Status);
         }
     }
 

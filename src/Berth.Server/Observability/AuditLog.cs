@@ -5,10 +5,14 @@ using Berth.Metadata;
 namespace Berth.Server.Observability;
 
 /// <summary>
-/// The audit log: every log entry of category <c>Berth.Audit</c> (CI credentials' events 4100–4130, sign-ins,
-/// deletes and administrative changes written by <see cref="AuditLog"/>) becomes a row of <c>audit_events</c>, written
-/// by one background task. The row's action is the entry's event name in snake case, its actor the entry's
-/// <c>Actor</c>/<c>User</c>/<c>UserId</c>/<c>By</c> value, its target <c>Target</c>/<c>Repository</c>/<c>Project</c>/<c>ProjectId</c>.
+/// The audit log: every log entry of category <c>Berth.Audit</c> becomes a row of <c>audit_events</c>, written by one
+/// background task. Entries are written explicitly where the change happens: accounts (sign-in ok/failed, sign-out,
+/// tokens created/revoked, 2FA on/off, memberships, permissions, project settings: <c>Berth.Auth.Accounts.AccountAudit</c>),
+/// CI credentials (events 4100–4130), the token service, registry deletes and instance settings
+/// (<see cref="Auditor"/>). The row's action is the entry's <c>Action</c> or its event name in snake case; its actor
+/// the entry's <c>Actor</c>/<c>User</c>/<c>UserId</c>/<c>By</c> value, else the request's caller; its target
+/// <c>Target</c>/<c>Repository</c>/<c>Project</c>/<c>ProjectId</c>; its address the entry's <c>Address</c>, else the
+/// request's client address.
 /// </summary>
 public static partial class AuditLog
 {
@@ -18,6 +22,7 @@ public static partial class AuditLog
     /// <summary>Registers the bridge provider and its writer.</summary>
     public static IServiceCollection AddBerthAudit(this IServiceCollection services)
     {
+        services.AddHttpContextAccessor();
         services.AddSingleton<AuditQueue>();
         services.AddSingleton<ILoggerProvider, AuditLoggerProvider>();
         services.AddHostedService<AuditWriter>();
@@ -33,36 +38,6 @@ public static partial class AuditLog
     private static partial Regex Upper();
 
     internal static string SnakeCase(string name) => Upper().Replace(name, "_$1").ToLowerInvariant();
-
-    /// <summary>Audits a finished request that changed something (called by the request tracking middleware).</summary>
-    internal static void AuditRequest(HttpContext context, ILogger audit, string route, string? repository, string? reference, string actor)
-    {
-        var method = context.Request.Method;
-        int status = context.Response.StatusCode;
-        if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || status >= 400) return;
-        var path = context.Request.Path.Value ?? "";
-        var address = context.Connection.RemoteIpAddress?.ToString();
-        string? action = null;
-        if (path.StartsWith("/v2/", StringComparison.Ordinal)) return; // registry deletes are audited by the registry service
-        if (path.StartsWith("/jwt/", StringComparison.Ordinal) || path.StartsWith("/-/health", StringComparison.Ordinal)) return;
-        var lower = path.ToLowerInvariant();
-        action = lower switch
-        {
-            _ when lower == "/oauth/token" => "sign_in",
-            _ when lower.Contains("sign_in") => status is >= 300 and < 400 ? "sign_in" : null, // a failed web sign-in re-renders the form
-            _ when lower.Contains("sign_out") => "sign_out",
-            _ when lower.Contains("two_factor") || lower.Contains("2fa") || lower.Contains("recovery") => "two_factor_changed",
-            _ when (lower.Contains("access_tokens") || lower.Contains("deploy_tokens") || lower.Contains("/tokens")) && (HttpMethods.IsDelete(method) || lower.Contains("revoke")) => "token_revoked",
-            _ when lower.Contains("access_tokens") || lower.Contains("deploy_tokens") || lower.Contains("/tokens") => "token_created",
-            _ when lower.Contains("members") => "membership_changed",
-            _ when lower.Contains("/tags") && (HttpMethods.IsDelete(method) || lower.Contains("delete")) => "tag_deleted",
-            _ when lower.Contains("/repositories") && (HttpMethods.IsDelete(method) || lower.Contains("delete")) => "repository_deleted",
-            _ when lower.Contains("settings") || lower.Contains("/application/") => "settings_changed",
-            _ when HttpMethods.IsDelete(method) => "deleted",
-            _ => "changed",
-        };
-        if (action is not null) Write(audit, action, actor, route, address, $"{method} {path} answered {status}");
-    }
 }
 
 /// <summary>The queue between the audit log provider and its writer (bounded at 10 000 entries).</summary>
@@ -73,7 +48,7 @@ internal sealed class AuditQueue
 }
 
 /// <summary>Turns <c>Berth.Audit</c> log entries into <see cref="AuditEventEntity"/> rows on the queue.</summary>
-internal sealed class AuditLoggerProvider(AuditQueue queue, TimeProvider clock) : ILoggerProvider, ISupportExternalScope
+internal sealed class AuditLoggerProvider(AuditQueue queue, TimeProvider clock, IHttpContextAccessor http) : ILoggerProvider, ISupportExternalScope
 {
     private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
 
@@ -107,10 +82,10 @@ internal sealed class AuditLoggerProvider(AuditQueue queue, TimeProvider clock) 
             {
                 CreatedAt = provider._clock.GetUtcNow().UtcDateTime,
                 Action = Trim(action, 100),
-                Actor = Trim(Get("Actor", "User", "Username", "UserId", "By", "IssuedTo") ?? "system", 255),
+                Actor = Trim(Get("Actor", "User", "Username", "UserId", "By", "IssuedTo") ?? Auditor.ActorOf(provider._http.HttpContext), 255),
                 Target = Get("Target", "Repository", "Project", "ProjectId", "JobId", "RunnerId", "TrustId") is { } t ? Trim(t, 512) : null,
                 Details = Trim(Get("What") ?? formatter(state, exception), 4000),
-                Address = Get("Address") is { } a ? Trim(a, 64) : null,
+                Address = (Get("Address") ?? provider._http.HttpContext?.Connection.RemoteIpAddress?.ToString()) is { } a ? Trim(a, 64) : null,
                 RequestId = requestId is null ? null : Trim(requestId, 128),
             };
             provider.QueueWrite(entity);
@@ -118,6 +93,7 @@ internal sealed class AuditLoggerProvider(AuditQueue queue, TimeProvider clock) 
     }
 
     private readonly TimeProvider _clock = clock;
+    private readonly IHttpContextAccessor _http = http;
 
     private void QueueWrite(AuditEventEntity entity) => queue.Channel.Writer.TryWrite(entity);
 

@@ -62,7 +62,6 @@ public static partial class RequestTracking
                 LogAccess(logger, request.Method, path, status, counter.Count, bytesOut, Math.Round(elapsed.TotalMilliseconds, 1), user,
                     repository ?? "-", digest.Length == 0 ? "-" : digest, tokenId ?? "-");
                 BerthMetrics.ObserveRequest(route, request.Method, status, counter.Count, bytesOut, elapsed);
-                AuditLog.AuditRequest(context, context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(AuditLog.Category), route, repository, reference, user);
             }
         }
     }

@@ -17,7 +17,7 @@ public sealed record InstanceSettingsValues(bool RegistryEnabled, bool SignUpEna
 /// Reads and writes the <c>instance_settings</c> rows behind the admin area's switches. Values are text:
 /// <c>true</c>/<c>false</c> for switches, an absolute http(s) URL for <c>external_url</c>.
 /// </summary>
-public sealed class InstanceSettings(BerthDbContext db, IOptions<BerthOptions> options)
+public sealed class InstanceSettings(BerthDbContext db, IOptions<BerthOptions> options, Berth.Server.Observability.Auditor audit)
 {
     /// <summary>Key of the sign-up switch.</summary>
     public const string SignUpEnabledSetting = "signup_enabled";
@@ -48,9 +48,15 @@ public sealed class InstanceSettings(BerthDbContext db, IOptions<BerthOptions> o
                 throw new ArgumentException("the external URL must be an absolute http:// or https:// URL, such as https://registry.example.com");
             url = parsed.GetLeftPart(UriPartial.Path).TrimEnd('/');
         }
+        var before = await GetAsync(cancellationToken);
         await SetAsync(AccessPolicy.RegistryEnabledSetting, values.RegistryEnabled ? "true" : "false", cancellationToken);
         await SetAsync(SignUpEnabledSetting, values.SignUpEnabled ? "true" : "false", cancellationToken);
         await SetAsync(ExternalUrlSetting, url, cancellationToken);
+        var changes = new List<string>();
+        if (before.RegistryEnabled != values.RegistryEnabled) changes.Add($"container registry {(values.RegistryEnabled ? "on" : "off")}");
+        if (before.SignUpEnabled != values.SignUpEnabled) changes.Add($"sign-up {(values.SignUpEnabled ? "on" : "off")}");
+        if ((before.ExternalUrl ?? "") != url) changes.Add($"external URL {(url.Length == 0 ? "(none)" : url)}");
+        if (changes.Count > 0) audit.Record("instance_settings_changed", "instance", string.Join(", ", changes));
     }
 
     /// <summary>

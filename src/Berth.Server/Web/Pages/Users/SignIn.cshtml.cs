@@ -28,6 +28,7 @@ public sealed class SignInModel : WebPage
         var check = await signIn.CheckPasswordAsync(username, password, HttpContext.Connection.RemoteIpAddress?.ToString(), Aborted);
         if (check.User is not { } user)
         {
+            Berth.Auth.Accounts.AccountAudit.SignInFailed(HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(Berth.Auth.Accounts.AccountAudit.Category), username ?? "", "web", check.Error ?? "refused");
             Error = check.Error;
             Username = username;
             ReturnUrl = returnUrl;
@@ -41,6 +42,7 @@ public sealed class SignInModel : WebPage
             return LocalRedirect("/users/sign_in/two_factor" + (string.IsNullOrEmpty(returnUrl) ? "" : "?returnUrl=" + Uri.EscapeDataString(returnUrl)));
         }
         await WebAuth.SignInCookieAsync(HttpContext, user, remember);
+        Berth.Auth.Accounts.AccountAudit.SignIn(HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(Berth.Auth.Accounts.AccountAudit.Category), user.Username, "web");
         return LocalRedirect(SafeReturnUrl(returnUrl));
     }
 }

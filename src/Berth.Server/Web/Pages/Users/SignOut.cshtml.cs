@@ -14,6 +14,8 @@ public sealed class SignOutModel : WebPage
     /// <summary>POST.</summary>
     public async Task<IActionResult> OnPostAsync()
     {
+        if (Me is { } me)
+            Berth.Auth.Accounts.AccountAudit.SignOut(HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(Berth.Auth.Accounts.AccountAudit.Category), me.Username, "web");
         await HttpContext.SignOutAsync(WebAuth.Scheme);
         return LocalRedirect("/users/sign_in");
     }

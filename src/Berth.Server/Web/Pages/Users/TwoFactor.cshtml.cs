@@ -30,6 +30,7 @@ public sealed class TwoFactorModel : WebPage
         var error = await signIn.CheckSecondFactorAsync(user, code, HttpContext.Connection.RemoteIpAddress?.ToString(), Aborted);
         if (error is not null)
         {
+            Berth.Auth.Accounts.AccountAudit.SignInFailed(HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(Berth.Auth.Accounts.AccountAudit.Category), user.Username, "web (second factor)", error);
             Error = error;
             Username = user.Username;
             ReturnUrl = returnUrl;
@@ -37,6 +38,7 @@ public sealed class TwoFactorModel : WebPage
         }
         WebSignIn.ClearPending(HttpContext);
         await WebAuth.SignInCookieAsync(HttpContext, user, remember);
+        Berth.Auth.Accounts.AccountAudit.SignIn(HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(Berth.Auth.Accounts.AccountAudit.Category), user.Username, "web (with second factor)");
         return LocalRedirect(SafeReturnUrl(returnUrl));
     }
 }
