@@ -41,6 +41,7 @@ public static class BerthApp
         });
         AddBerth(builder.Services, builder.Configuration);
         builder.Services.AddBerthWeb();
+        builder.Services.AddBerthNotificationDelivery(); // needs the web's data-protection keys (project hook tokens)
         builder.Services.AddHostedService<GarbageCollectionWorker>(); // the server only, not the admin CLI verbs
         var app = builder.Build();
         app.UseRequestTracking(); // first: request id, log scope, access log, HTTP metrics

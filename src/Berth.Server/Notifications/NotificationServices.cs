@@ -3,8 +3,8 @@ using Microsoft.Extensions.Options;
 
 namespace Berth.Server.Notifications;
 
-/// <summary>Registers registry event notifications: options (validated at start), the event producer, the
-/// status reader and the delivery worker.</summary>
+/// <summary>Registers registry event notifications: options (validated at start), the event producer and the
+/// status reader; the server adds the delivery worker with <see cref="AddBerthNotificationDelivery"/>.</summary>
 public static class NotificationServices
 {
     /// <summary>Adds the services (section <c>Notifications</c>).</summary>
@@ -16,7 +16,10 @@ public static class NotificationServices
         services.AddScoped<RegistryEvents>();
         services.AddScoped<NotificationStatus>();
         services.AddScoped<Auditor>();
-        services.AddHostedService<NotificationWorker>();
         return services;
     }
+
+    /// <summary>Adds the delivery worker (the server only: the admin verbs queue events but do not deliver them).</summary>
+    public static IServiceCollection AddBerthNotificationDelivery(this IServiceCollection services) =>
+        services.AddHostedService<NotificationWorker>();
 }
