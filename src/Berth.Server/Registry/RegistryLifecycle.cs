@@ -51,7 +51,7 @@ public static class CleanupPolicyValues
 /// back-off, status visible as GitLab's <c>delete_scheduled</c>/<c>delete_failed</c>), and running cleanup policies
 /// with a run log. The background <see cref="RegistryLifecycleWorker"/> calls the <c>Run…</c> methods on one replica.
 /// </summary>
-public sealed partial class RegistryLifecycle(BerthDbContext db, RegistryService registry, TagProtection protection, TimeProvider clock, ILogger<RegistryLifecycle> logger)
+public sealed partial class RegistryLifecycle(BerthDbContext db, RegistryService registry, TagProtection protection, TimeProvider clock, ILogger<RegistryLifecycle> logger, Observability.Auditor audit)
 {
     /// <summary>How many repository deletions one pass handles at most.</summary>
     public const int DeletionBatch = 20;
@@ -132,6 +132,7 @@ public sealed partial class RegistryLifecycle(BerthDbContext db, RegistryService
             VALUES ({repository.Id}, {status}, {0}, {null}, {now}, {now})
             ON CONFLICT ("RepositoryId") DO NOTHING
             """, cancellationToken);
+        audit.Record("repository_delete_scheduled", repository.Name, $"deletion of image repository {repository.Name} scheduled");
     }
 
     /// <summary>
@@ -299,6 +300,7 @@ public sealed partial class RegistryLifecycle(BerthDbContext db, RegistryService
         await db.SaveChangesAsync(CancellationToken.None);
         db.ChangeTracker.Clear();
         LogCleanupRun(logger, project.FullPath, run.TagsDeleted, run.TagsProtected, run.Failures, run.DurationMs);
+        audit.Record("cleanup_run", project.FullPath, $"cleanup policy run {run.Id}: {run.TagsDeleted} tags deleted, {run.TagsProtected} protected tags kept, {run.Failures} failures");
         return run;
     }
 

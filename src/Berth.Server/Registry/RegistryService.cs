@@ -418,6 +418,8 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         await db.UploadSessions.Where(u => u.RepositoryId == repositoryId).ExecuteDeleteAsync(cancellationToken);
         await db.Repositories.Where(r => r.Id == repositoryId).ExecuteDeleteAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        audit.Record("repository_deleted", repository.Value, $"image repository {repository} deleted with its tags and manifests");
+        await events.RepositoryDeletedAsync(repository);
         return true;
     }
 
