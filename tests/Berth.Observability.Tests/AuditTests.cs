@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Berth.Auth;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Berth.Observability.Tests;
 
@@ -48,7 +49,41 @@ public sealed class AuditTests
             Assert.True((int)added.StatusCode == 201, await added.Content.ReadAsStringAsync());
         }
 
-        string[] expected = ["sign_in", "sign_in_failed", "tag_deleted", "token_created", "token_revoked", "membership_changed"];
+        // Project settings (registry switch), a user's permissions, a deploy token, through the API.
+        foreach (var (method, path, body, status) in new (HttpMethod, string, object?, int)[]
+        {
+            (HttpMethod.Put, $"/api/v4/projects/{project.Id}", new { container_registry_enabled = false }, 200),
+            (HttpMethod.Put, $"/api/v4/projects/{project.Id}", new { container_registry_enabled = true }, 200),
+            (HttpMethod.Post, $"/api/v4/users/{bob.Id}/block", null, 201),
+            (HttpMethod.Post, $"/api/v4/users/{bob.Id}/unblock", null, 201),
+            (HttpMethod.Post, $"/api/v4/projects/{project.Id}/deploy_tokens", new { name = "deployer", scopes = new[] { "read_registry" } }, 201),
+            (HttpMethod.Post, $"/api/v4/projects/{project.Id}/hooks", new { url = "http://127.0.0.1:9/hook" }, 201),
+        })
+        {
+            using var request = new HttpRequestMessage(method, path);
+            request.Headers.Add("PRIVATE-TOKEN", adminPat);
+            if (body is not null) request.Content = JsonContent.Create(body);
+            using var response = await client.SendAsync(request);
+            Assert.True((int)response.StatusCode == status, $"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+        // 2FA on and off, the instance's switches, a whole repository: the services the web UI and the workers call.
+        await factory.WithDbAsync(async (_, sp) =>
+        {
+            using var scope = sp.CreateScope();
+            var accounts = scope.ServiceProvider.GetRequiredService<Berth.Auth.Accounts.AccountService>();
+            await accounts.EnableTwoFactorAsync(bob.Id, CancellationToken.None);
+            await accounts.DisableTwoFactorAsync(bob.Id, CancellationToken.None);
+            var settings = scope.ServiceProvider.GetRequiredService<Berth.Server.Web.InstanceSettings>();
+            await settings.SaveAsync(new Berth.Server.Web.InstanceSettingsValues(true, true, null), CancellationToken.None);
+            await Registry.PushAsync(client, "audit/app", "v2", token!);
+            Assert.True(await scope.ServiceProvider.GetRequiredService<Berth.Server.Registry.RegistryService>()
+                .DeleteRepositoryAsync(Berth.Distribution.RepositoryName.Parse("audit/app"), CancellationToken.None));
+            return true;
+        });
+
+        string[] expected = ["sign_in", "sign_in_failed", "tag_deleted", "token_created", "token_revoked", "membership_changed",
+            "project_settings_changed", "permission_changed", "project_hook_created", "two_factor_enabled", "two_factor_disabled",
+            "instance_settings_changed", "repository_deleted"];
         List<JsonElement> events = [];
         for (int attempt = 0; attempt < 50; attempt++)
         {
@@ -70,6 +105,11 @@ public sealed class AuditTests
         Assert.Equal("audit-delete", tagDeleted.GetProperty("request_id").GetString());
         Assert.Equal("bob", events.First(e => e.GetProperty("action").GetString() == "sign_in_failed").GetProperty("author").GetString());
         Assert.DoesNotContain("not-bobs-password", JsonSerializer.Serialize(events));
+        var settingsChanged = events.First(e => e.GetProperty("action").GetString() == "project_settings_changed");
+        Assert.Equal("root", settingsChanged.GetProperty("author").GetString());
+        Assert.Contains("RegistryEnabled", settingsChanged.GetProperty("details").GetString());
+        Assert.Equal("bob", events.First(e => e.GetProperty("action").GetString() == "two_factor_enabled").GetProperty("target").GetString());
+        Assert.Equal("audit/app", events.First(e => e.GetProperty("action").GetString() == "repository_deleted").GetProperty("target").GetString());
 
         // Not for non-admins.
         using var forbidden = new HttpRequestMessage(HttpMethod.Get, "/api/v4/audit_events");
