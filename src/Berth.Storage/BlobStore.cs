@@ -222,9 +222,12 @@ public sealed class BlobStore
     /// <param name="expectedOffset">Content-Range start of the last body, when given.</param>
     /// <param name="body">The last chunk, or null.</param>
     /// <param name="cancellationToken">Cancellation.</param>
+    /// <param name="verified">Called with the size in bytes once the digest checked out, before anything is stored
+    /// (a quota check); when it throws, the session's bytes are deleted and the exception propagates.</param>
     /// <returns>The blob's size in bytes.</returns>
     /// <exception cref="RegistryException">DIGEST_INVALID, BLOB_UPLOAD_UNKNOWN or RANGE_INVALID.</exception>
-    public async Task<long> CompleteUploadAsync(Guid sessionId, Digest expected, long? expectedOffset, Stream? body, CancellationToken cancellationToken)
+    public async Task<long> CompleteUploadAsync(Guid sessionId, Digest expected, long? expectedOffset, Stream? body, CancellationToken cancellationToken,
+        Func<long, CancellationToken, Task>? verified = null)
     {
         var state = _sessions.GetOrAdd(sessionId, _ => new SessionState());
         await state.Lock.WaitAsync(cancellationToken);
@@ -254,6 +257,19 @@ public sealed class BlobStore
                 throw new RegistryException(ErrorCode.DigestInvalid,
                     $"the uploaded content ({size} bytes) has digest {actual}, not {expected}; nothing was stored",
                     new { expected = expected.ToString(), actual = actual.ToString(), size });
+            }
+
+            if (verified is not null)
+            {
+                try
+                {
+                    await verified(size, cancellationToken);
+                }
+                catch
+                {
+                    await DiscardUploadAsync(sessionId, CancellationToken.None);
+                    throw;
+                }
             }
 
             var blobPath = StorageLayout.BlobData(expected);

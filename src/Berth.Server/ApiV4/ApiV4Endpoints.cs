@@ -21,6 +21,7 @@ public static partial class ApiV4Endpoints
         MapTokens(api);
         MapNamespaces(api);
         MapRegistry(api);
+        MapRegistryUsage(api);
         MapCi(app, api);
         MapHooks(api);
         api.Map("/{**path}", Handler(c => Task.FromResult(ApiException.Result(c, new { error = "404 Not Found" }, 404, "api"))));

@@ -90,7 +90,9 @@ public static partial class ApiV4Endpoints
     {
         var caller = await ApiCaller.AuthenticateAsync(context, ApiAccess.ReadAnonymous);
         var group = await caller.ReadableGroupAsync(id);
-        return Ok(await Represent(caller).GroupAsync(group, caller.Aborted));
+        var json = await Represent(caller).GroupAsync(group, caller.Aborted);
+        if ((await ParamsAsync(caller)).Bool("statistics") == true) json = json with { Statistics = await RegistryStatisticsAsync(caller, group.FullPath) };
+        return Ok(json);
     }
 
     /// <summary><c>PUT /groups/:id</c>: <c>name</c> and <c>description</c> (Maintainer+), <c>path</c> (Owner; subgroups,
@@ -180,6 +182,6 @@ public static partial class ApiV4Endpoints
         if (ns is null) throw ApiException.NotFound("Namespace");
         bool visible = ns.Kind == GroupService.UserKind ? caller.IsAdmin || ns.OwnerId == caller.UserId : await caller.CanReadGroupAsync(ns);
         if (!visible) throw ApiException.NotFound("Namespace");
-        return Ok(Represent(caller).Namespace(ns));
+        return Ok(await NamespaceWithStorageAsync(caller, ns));
     }
 }

@@ -109,7 +109,9 @@ public static partial class ApiV4Endpoints
     {
         var caller = await ApiCaller.AuthenticateAsync(context, ApiAccess.ReadAnonymous);
         var project = await caller.ReadableProjectAsync(id);
-        return Ok(await Represent(caller).ProjectAsync(project, caller.Aborted));
+        var json = await Represent(caller).ProjectAsync(project, caller.Aborted);
+        if ((await ParamsAsync(caller)).Bool("statistics") == true) json = json with { Statistics = await RegistryStatisticsAsync(caller, project.FullPath) };
+        return Ok(json);
     }
 
     private static async Task<IResult> UpdateProjectAsync(HttpContext context, string id)

@@ -17,11 +17,25 @@ internal sealed record UserJson(
     DateTime? LastSignInAt, DateTime? CurrentSignInAt, bool CanCreateGroup, bool CanCreateProject, bool External,
     bool PrivateProfile, long? NamespaceId);
 
-internal sealed record NamespaceJson(long Id, string Name, string Path, string Kind, string FullPath, long? ParentId, string? AvatarUrl, string WebUrl);
+internal sealed record NamespaceJson(long Id, string Name, string Path, string Kind, string FullPath, long? ParentId, string? AvatarUrl, string WebUrl)
+{
+    /// <summary>Deduplicated registry bytes of the namespace (single-namespace answers only).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? ContainerRegistrySize { get; init; }
+
+    /// <summary>The namespace's registry quota in bytes; absent when none is set.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? ContainerRegistryQuota { get; init; }
+}
 
 internal sealed record GroupJson(
     long Id, string WebUrl, string Name, string Path, string? Description, string Visibility, string FullName,
-    string FullPath, long? ParentId, DateTime CreatedAt, string? AvatarUrl, bool RequestAccessEnabled, bool LfsEnabled);
+    string FullPath, long? ParentId, DateTime CreatedAt, string? AvatarUrl, bool RequestAccessEnabled, bool LfsEnabled)
+{
+    /// <summary>Storage statistics, with <c>statistics=true</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public RegistryStatisticsJson? Statistics { get; init; }
+}
 
 internal sealed record ProjectJson(
     long Id, string? Description, string Name, string NameWithNamespace, string Path, string PathWithNamespace,
@@ -32,6 +46,10 @@ internal sealed record ProjectJson(
 {
     /// <summary>The cleanup policy (GitLab's <c>container_expiration_policy</c>).</summary>
     public ContainerExpirationPolicyJson? ContainerExpirationPolicy { get; init; }
+
+    /// <summary>Storage statistics, with <c>statistics=true</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public RegistryStatisticsJson? Statistics { get; init; }
 }
 
 internal sealed record MemberJson(

@@ -177,20 +177,12 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         {
             // Verified and placed, but when the digest's bytes were already stored the session keeps its copy
             // until the link below is committed: garbage collection may be deleting the stored copy right now.
-            size = await blobs.CompleteUploadAsync(id, digest, offset, body, cancellationToken);
+            // The quota is checked once the size is known and the digest verified, before anything is stored.
+            size = await blobs.CompleteUploadAsync(id, digest, offset, body, cancellationToken,
+                (verifiedSize, ct) => usage.CheckQuotaAsync(repository, digest, verifiedSize, ct));
         }
-        catch (RegistryException ex) when (ex.Code == ErrorCode.DigestInvalid)
+        catch (RegistryException ex) when (ex.Code == ErrorCode.DigestInvalid || ex.Code == ErrorCode.Denied)
         {
-            await db.UploadSessions.Where(u => u.Id == id).ExecuteDeleteAsync(CancellationToken.None);
-            throw;
-        }
-        try
-        {
-            await usage.CheckQuotaAsync(repository, digest, size, cancellationToken);
-        }
-        catch (RegistryException)
-        {
-            await blobs.DiscardUploadAsync(id, CancellationToken.None);
             await db.UploadSessions.Where(u => u.Id == id).ExecuteDeleteAsync(CancellationToken.None);
             throw;
         }
