@@ -8,16 +8,6 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Berth.Server.Tests;
 
-/// <summary>A clock the test moves forward: real time plus an offset that only grows when told.</summary>
-public sealed class TestClock : TimeProvider
-{
-    private long _offsetTicks;
-
-    public override DateTimeOffset GetUtcNow() => DateTimeOffset.UtcNow.AddTicks(Interlocked.Read(ref _offsetTicks));
-
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _offsetTicks, by.Ticks);
-}
-
 /// <summary>
 /// Online garbage collection (docs/garbage-collection.md) on the embedded defaults (SQLite, filesystem): deletes only
 /// after the review delay (a fake clock), keeps shared blobs, children of indexes and referrers of kept manifests,

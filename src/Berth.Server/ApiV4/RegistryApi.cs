@@ -182,22 +182,11 @@ public static partial class ApiV4Endpoints
             {
                 TagsCount = tagsCount ? counts.GetValueOrDefault(r.Id) : null,
                 Tags = tags ? tagNames.GetValueOrDefault(r.Id, []).Select(t => new RegistryTagJson(t, $"{r.Name}:{t}", $"{host}/{r.Name}:{t}")).ToList() : null,
-                Size = size ? await RepositorySizeAsync(db, r.Id, caller.Aborted) : null,
+                Size = size ? (await caller.Get<RegistryUsage>().ForRepositoryAsync(r.Id, caller.Aborted)).Bytes : null,
                 DeleteError = deletion?.LastError,
             });
         }
         return result;
-    }
-
-    /// <summary>Bytes of the distinct blobs the repository's manifests reference (each blob once), one indexed query.</summary>
-    private static async Task<long> RepositorySizeAsync(BerthDbContext db, long repositoryId, CancellationToken ct)
-    {
-        var digests = (from m in db.Manifests
-                       where m.RepositoryId == repositoryId
-                       join mr in db.ManifestReferences on m.Id equals mr.ManifestId
-                       where !mr.IsManifest
-                       select mr.Digest).Distinct();
-        return await db.Blobs.Where(b => digests.Contains(b.Digest)).SumAsync(b => (long?)b.Size, ct) ?? 0;
     }
 
     private static async Task<IResult> DeleteRepositoryAsync(HttpContext context, string id, long repositoryId)
