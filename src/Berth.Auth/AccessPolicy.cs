@@ -55,11 +55,16 @@ public sealed class AccessPolicy(BerthDbContext db)
         var now = DateTime.UtcNow;
         var ns = await db.Namespaces.FirstAsync(n => n.Id == project.NamespaceId, cancellationToken);
         if (ns.Kind == "user" && ns.OwnerId == userId) return AccessLevel.Owner;
-        var level = await GetNamespaceAccessLevelAsync(userId, ns, cancellationToken);
-        var direct = await db.Members
-            .Where(m => m.ProjectId == project.Id && m.UserId == userId && (m.ExpiresAt == null || m.ExpiresAt > now))
+        // One round trip for the direct membership and the memberships of the namespace and its ancestor groups
+        // (a personal namespace has no group members): this runs on every token request of a non-admin.
+        var projectId = project.Id;
+        var groups = ns.Kind == "user" ? new List<string>() : NamespacePrefixes(ns.FullPath);
+        var level = await db.Members
+            .Where(m => m.UserId == userId && (m.ExpiresAt == null || m.ExpiresAt > now)
+                && (m.ProjectId == projectId
+                    || (m.NamespaceId != null && db.Namespaces.Where(n => groups.Contains(n.FullPath)).Select(n => (long?)n.Id).Contains(m.NamespaceId))))
             .Select(m => (int?)m.AccessLevel).MaxAsync(cancellationToken) ?? 0;
-        return (AccessLevel)Math.Max((int)level, direct);
+        return (AccessLevel)level;
     }
 
     /// <summary>The user's access level in a namespace: the highest membership of it or any ancestor group
@@ -68,13 +73,19 @@ public sealed class AccessPolicy(BerthDbContext db)
     {
         if (ns.Kind == "user") return ns.OwnerId == userId ? AccessLevel.Owner : AccessLevel.None;
         var now = DateTime.UtcNow;
-        var parts = ns.FullPath.Split('/');
-        var prefixes = Enumerable.Range(1, parts.Length).Select(k => string.Join('/', parts, 0, k)).ToList();
+        var prefixes = NamespacePrefixes(ns.FullPath);
         var level = await (from m in db.Members
                            join n in db.Namespaces on m.NamespaceId equals n.Id
                            where m.UserId == userId && prefixes.Contains(n.FullPath) && (m.ExpiresAt == null || m.ExpiresAt > now)
                            select (int?)m.AccessLevel).MaxAsync(cancellationToken) ?? 0;
         return (AccessLevel)level;
+    }
+
+    /// <summary>A namespace path and its ancestors' paths (<c>a</c>, <c>a/b</c>, <c>a/b/c</c>).</summary>
+    private static List<string> NamespacePrefixes(string fullPath)
+    {
+        var parts = fullPath.Split('/');
+        return Enumerable.Range(1, parts.Length).Select(k => string.Join('/', parts, 0, k)).ToList();
     }
 
     /// <summary>Whether the caller can see a project at all (read it in the API, pull when the registry is on).</summary>

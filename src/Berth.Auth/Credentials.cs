@@ -76,6 +76,12 @@ public sealed record CredentialResult(Principal? Principal, CredentialFailure Fa
     /// <summary>Seconds to wait before trying again, for <see cref="CredentialFailure.RateLimited"/>.</summary>
     public int RetryAfterSeconds { get; init; }
 
+    /// <summary>True when this sign-in is worth an audit entry: always, except for a personal access token already
+    /// used within the last minute (its last-used time was not moved), so a CI loop asking the token service for
+    /// thousands of tokens leaves one <c>sign_in</c> audit entry per token per minute, not one per request.
+    /// Every issued registry token still gets its own log line.</summary>
+    public bool Audit { get; init; } = true;
+
     internal static CredentialResult Ok(Principal p) => new(p, CredentialFailure.None, "ok");
     internal static CredentialResult Fail(CredentialFailure f, string message) => new(null, f, message);
 }
@@ -185,7 +191,8 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
         var now = Now;
         var id = row.Token.Id;
         // Last-used time at minute resolution, to keep hot paths from writing on every request.
-        if (row.Token.LastUsedAt is null || now - row.Token.LastUsedAt > TimeSpan.FromMinutes(1))
+        bool firstUseThisMinute = row.Token.LastUsedAt is null || now - row.Token.LastUsedAt > TimeSpan.FromMinutes(1);
+        if (firstUseThisMinute)
             await db.PersonalAccessTokens.Where(t => t.Id == id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), cancellationToken);
         return CredentialResult.Ok(new Principal(PrincipalKind.User, row.User.Username)
         {
@@ -194,7 +201,7 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
             Scopes = TokenScopes.Parse(row.Token.Scopes),
             Via = row.Token.Name.StartsWith("oauth:", StringComparison.Ordinal) ? "oauth" : "personal_access_token",
             CredentialId = row.Token.Id,
-        });
+        }) with { Audit = firstUseThisMinute };
     }
 
     private async Task<CredentialResult> ValidateDeployTokenAsync(string username, string secret, CancellationToken cancellationToken)

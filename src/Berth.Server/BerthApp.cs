@@ -131,7 +131,7 @@ public static class BerthApp
 
 /// <summary>
 /// Prepares storage and the database before the server accepts requests: creates the data folder,
-/// applies migrations, switches SQLite to WAL. Runs in <see cref="IHostedLifecycleService.StartingAsync"/>,
+/// applies pending migrations (none: nothing but one read of the history table), switches SQLite to WAL. Runs in <see cref="IHostedLifecycleService.StartingAsync"/>,
 /// so it also runs under the in-process test host.
 /// </summary>
 internal sealed class BerthInitializer(IServiceProvider services, IOptions<BerthOptions> data, ILogger<BerthInitializer> logger) : IHostedLifecycleService
@@ -142,7 +142,10 @@ internal sealed class BerthInitializer(IServiceProvider services, IOptions<Berth
         var driver = services.GetRequiredService<IStorageDriver>();
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BerthDbContext>();
-        await db.Database.MigrateAsync(cancellationToken);
+        // Up to date (every start but the first after an upgrade): skip Migrate, which also builds the migrations'
+        // model snapshot and diffs it against the model (hundreds of milliseconds of start-up on a small machine).
+        if ((await db.Database.GetPendingMigrationsAsync(cancellationToken)).Any())
+            await db.Database.MigrateAsync(cancellationToken);
         if (db.Database.IsSqlite())
         {
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);

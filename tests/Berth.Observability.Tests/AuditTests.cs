@@ -118,4 +118,68 @@ public sealed class AuditTests
         Assert.Equal(403, (int)refused.StatusCode);
         Assert.Contains("403 Forbidden", await refused.Content.ReadAsStringAsync());
     }
+
+    [Fact]
+    public async Task A_personal_access_token_asking_for_tokens_in_a_loop_is_audited_once_a_minute_and_every_token_is_logged()
+    {
+        var clock = new TestClock();
+        var factory = new ObsFactory { Clock = clock, KeepDataDir = true };
+        var jtis = new List<string>();
+        try
+        {
+            var bob = await factory.AddUserAsync("patloop", "patloop-password-1");
+            var group = await factory.AddGroupAsync("patloop");
+            var project = await factory.AddProjectAsync(group, "app", "private");
+            await factory.WithDbAsync(async (db, _) =>
+            {
+                db.Members.Add(new Berth.Metadata.MemberEntity { ProjectId = project.Id, UserId = bob.Id, AccessLevel = 30, CreatedAt = DateTime.UtcNow });
+                return await db.SaveChangesAsync();
+            });
+            var pat = await factory.AddPersonalAccessTokenAsync(bob, "read_registry write_registry");
+
+            async Task AskAsync()
+            {
+                var (status, token, granted, body) = await factory.RequestTokenAsync("patloop", pat, "repository:patloop/app:pull,push");
+                Assert.True(status == 200, body);
+                Assert.Equal(new[] { "pull", "push" }, granted["patloop/app"]);
+                jtis.Add(ObsFactory.DecodePayload(token!).GetProperty("jti").GetString()!);
+            }
+
+            for (int i = 0; i < 3; i++) await AskAsync(); // first use audited, the next two within the minute not
+            clock.Advance(TimeSpan.FromMinutes(2));
+            await AskAsync(); // a minute later: audited again
+            // A password sign-in after them: once its audit row is written, so are the rows queued before it.
+            var (passwordStatus, _, _, passwordBody) = await factory.RequestTokenAsync("patloop", "patloop-password-1", "repository:patloop/app:pull");
+            Assert.True(passwordStatus == 200, passwordBody);
+
+            List<string> details = [];
+            for (int attempt = 0; attempt < 100; attempt++)
+            {
+                details = await factory.WithDbAsync((db, _) => db.AuditEvents.Where(e => e.Action == "sign_in" && e.Actor == "patloop").Select(e => e.Details).ToListAsync());
+                if (details.Any(d => d.Contains("via password", StringComparison.Ordinal))) break;
+                await Task.Delay(50);
+            }
+            Assert.Single(details, d => d.Contains("via password", StringComparison.Ordinal));
+            Assert.Equal(2, details.Count(d => d.Contains("via personal_access_token", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            factory.Dispose(); // flushes the file logger
+        }
+        try
+        {
+            // Every token has its one issuance line (asked vs granted, with its jti), audited or not.
+            var lines = File.ReadAllLines(factory.LogFile).Select(l => JsonDocument.Parse(l).RootElement.Clone())
+                .Where(l => l.GetProperty("category").GetString() == "Berth.TokenService").Select(l => l.GetProperty("message").GetString()!).ToList();
+            foreach (var jti in jtis)
+            {
+                var line = Assert.Single(lines, l => l.Contains(jti, StringComparison.Ordinal));
+                Assert.Contains("asked repository:patloop/app:pull,push granted repository:patloop/app:pull,push", line, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(factory.DataDir, true); } catch (IOException) { }
+        }
+    }
 }

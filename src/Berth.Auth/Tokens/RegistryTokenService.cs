@@ -34,7 +34,11 @@ public sealed record AccessEntry(string Type, string Name, IReadOnlyList<string>
 /// <param name="ExpiresIn">Lifetime in seconds.</param>
 /// <param name="IssuedAt">Issue time (UTC).</param>
 /// <param name="Access">What it grants.</param>
-public sealed record IssuedToken(string Token, int ExpiresIn, DateTimeOffset IssuedAt, IReadOnlyList<AccessEntry> Access);
+public sealed record IssuedToken(string Token, int ExpiresIn, DateTimeOffset IssuedAt, IReadOnlyList<AccessEntry> Access)
+{
+    /// <summary>The token's <c>jti</c> (what the token service logs, so the token can be followed into the registry's log lines).</summary>
+    public string Id { get; init; } = "";
+}
 
 /// <summary>A verified registry token: who it was issued to and what it grants.</summary>
 /// <param name="Principal">The caller, rebuilt from the token's claims.</param>
@@ -111,7 +115,7 @@ public sealed class RegistryTokenService(SigningKeyStore keys, AccessPolicy poli
         var claims = PrincipalClaims(principal);
         claims["access"] = access.Select(a => new Dictionary<string, object> { ["type"] = a.Type, ["name"] = a.Name, ["actions"] = a.Actions.ToArray() }).ToArray();
         var token = Sign(key, principal.Name, options.Value.Service, now, now.AddSeconds(lifetime), claims);
-        return new IssuedToken(token, lifetime, now, access);
+        return new IssuedToken(token, lifetime, now, access) { Id = (string)claims["jti"] };
     }
 
     /// <summary>Signs a refresh token (the <c>offline_token</c> / <c>access_type=offline</c> grant).</summary>

@@ -29,6 +29,7 @@ internal static class TokenEndpoints
         var query = context.Request.Query;
         if (!CheckService(context, tokens, query["service"].ToString(), out var problem)) { await problem!; return; }
         var principal = Principal.Anonymous;
+        bool audit = false;
         var basic = BasicCredentials.Read(context.Request);
         if (basic is { } b)
         {
@@ -40,10 +41,11 @@ internal static class TokenEndpoints
                 return;
             }
             principal = result.Principal!;
+            audit = result.Audit;
         }
         var scopes = TokenScope.ParseList(query["scope"]);
         bool offline = string.Equals(query["offline_token"], "true", StringComparison.OrdinalIgnoreCase) && principal.IsAuthenticated;
-        await IssueAsync(context, tokens, loggers, principal, scopes, offline);
+        await IssueAsync(context, tokens, loggers, principal, scopes, offline, audit);
     }
 
     private static async Task PostTokenAsync(HttpContext context, RegistryTokenService tokens, CredentialValidator credentials, ILoggerFactory loggers)
@@ -57,7 +59,7 @@ internal static class TokenEndpoints
         if (!CheckService(context, tokens, form["service"].ToString(), out var problem)) { await problem!; return; }
         var scopes = TokenScope.ParseList(form["scope"]);
         Principal principal;
-        bool offline = false;
+        bool offline = false, audit = true;
         switch (form["grant_type"].ToString())
         {
             case "password":
@@ -70,6 +72,7 @@ internal static class TokenEndpoints
                     return;
                 }
                 principal = result.Principal!;
+                audit = result.Audit;
                 offline = string.Equals(form["access_type"], "offline", StringComparison.OrdinalIgnoreCase);
                 break;
             }
@@ -88,21 +91,23 @@ internal static class TokenEndpoints
                 await WriteOAuthErrorAsync(context, 400, "unsupported_grant_type", "grant_type must be password or refresh_token");
                 return;
         }
-        await IssueAsync(context, tokens, loggers, principal, scopes, offline);
+        await IssueAsync(context, tokens, loggers, principal, scopes, offline, audit);
     }
 
-    private static async Task IssueAsync(HttpContext context, RegistryTokenService tokens, ILoggerFactory loggers, Principal principal, IReadOnlyList<TokenScope> scopes, bool offline)
+    /// <summary>Grants, signs and answers. One log line per token (asked vs granted, with its <c>jti</c>); a
+    /// <c>sign_in</c> audit entry when <paramref name="audit"/> (see <see cref="CredentialResult.Audit"/>).</summary>
+    private static async Task IssueAsync(HttpContext context, RegistryTokenService tokens, ILoggerFactory loggers, Principal principal, IReadOnlyList<TokenScope> scopes, bool offline, bool audit)
     {
         var access = await tokens.GrantAsync(principal, scopes, context.RequestAborted);
         var issued = await tokens.IssueAsync(principal, access, context.RequestAborted);
         string? refresh = offline ? await tokens.IssueRefreshTokenAsync(principal, context.RequestAborted) : null;
         Observability.BerthMetrics.TokenOutcome("issued");
-        if (principal.IsAuthenticated)
+        if (audit && principal.IsAuthenticated)
             Observability.AuditLog.Write(loggers.CreateLogger(Observability.AuditLog.Category), "sign_in", principal.Name, "token service",
                 BasicCredentials.ClientAddress(context), $"registry token issued ({principal.Kind} via {principal.Via})");
         loggers.CreateLogger("Berth.TokenService").LogInformation(
             "Token {TokenId} issued to {Subject} ({Kind} via {Via}) asked {Asked} granted {Granted}",
-            new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(issued.Token).Id, principal.Name, principal.Kind, principal.Via,
+            issued.Id, principal.Name, principal.Kind, principal.Via,
             string.Join(' ', scopes.Select(s => s.ToString())),
             string.Join(' ', access.Select(a => $"{a.Type}:{a.Name}:{string.Join(',', a.Actions)}")));
         context.Response.Headers.CacheControl = "no-store";

@@ -20,7 +20,7 @@ namespace Berth.Server.Notifications;
 /// up to <c>Notifications:MaxBackoff</c>. Events are retried until delivered or dropped by the queue bound.
 /// </summary>
 internal sealed partial class NotificationWorker(IServiceScopeFactory scopes, IOptions<NotificationOptions> options, TimeProvider clock,
-    IDataProtectionProvider protection, ILogger<NotificationWorker> logger) : BackgroundService
+    IDataProtectionProvider protection, IHostApplicationLifetime lifetime, ILogger<NotificationWorker> logger) : BackgroundService
 {
     /// <summary>Purpose string of the data protector that encrypts project hook tokens.</summary>
     internal const string TokenPurpose = "Berth.ProjectHooks.Token";
@@ -39,6 +39,8 @@ internal sealed partial class NotificationWorker(IServiceScopeFactory scopes, IO
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The first pass waits until the server listens, so it does not compete with start-up on a small machine.
+        if (!await StartedAsync(lifetime, stoppingToken)) return;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -62,6 +64,16 @@ internal sealed partial class NotificationWorker(IServiceScopeFactory scopes, IO
                 break;
             }
         }
+    }
+
+    /// <summary>Waits for <see cref="IHostApplicationLifetime.ApplicationStarted"/>; false when stopping first.</summary>
+    internal static async Task<bool> StartedAsync(IHostApplicationLifetime lifetime, CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        using (stoppingToken.Register(() => started.TrySetResult()))
+            await started.Task;
+        return !stoppingToken.IsCancellationRequested;
     }
 
     public override void Dispose()
