@@ -31,21 +31,31 @@ public sealed class AccessPolicy(BerthDbContext db)
     /// name at a segment boundary, with at most <see cref="MaxImageDepth"/> segments left below it.</summary>
     public async Task<ProjectEntity?> FindProjectForRepositoryAsync(RepositoryName repository, CancellationToken cancellationToken)
     {
+        var candidates = ProjectPathCandidates(repository);
+        // Repository names are lowercase (OCI grammar); project paths may have capitals, matched case-insensitively.
+        var projects = await db.Projects.Where(p => candidates.Contains(p.FullPath.ToLower())).ToListAsync(cancellationToken);
+        return projects.OrderByDescending(p => p.FullPath.Length).FirstOrDefault();
+    }
+
+    /// <summary>The project paths a repository name may belong to (its first 2.. segments, at most
+    /// <see cref="MaxImageDepth"/> segments left below).</summary>
+    private static List<string> ProjectPathCandidates(RepositoryName repository)
+    {
         var parts = repository.Components;
         var candidates = new List<string>();
         for (int k = Math.Max(2, parts.Length - MaxImageDepth); k <= parts.Length; k++)
             candidates.Add(string.Join('/', parts, 0, k));
-        // Repository names are lowercase (OCI grammar); project paths may have capitals, matched case-insensitively.
-        var projects = await db.Projects.Where(p => candidates.Contains(p.FullPath.ToLower())).ToListAsync(cancellationToken);
-        return projects.OrderByDescending(p => p.FullPath.Length).FirstOrDefault();
+        return candidates;
     }
 
     /// <summary>Whether the instance-wide registry switch is on (default on).</summary>
     public async Task<bool> IsRegistryEnabledAsync(CancellationToken cancellationToken)
     {
         var value = await db.InstanceSettings.Where(s => s.Key == RegistryEnabledSetting).Select(s => s.Value).FirstOrDefaultAsync(cancellationToken);
-        return value is null || !string.Equals(value, "false", StringComparison.OrdinalIgnoreCase);
+        return IsOn(value);
     }
+
+    private static bool IsOn(string? setting) => setting is null || !string.Equals(setting, "false", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The user's effective access level in a project: the highest of direct project membership,
     /// group memberships of the project's namespace and its ancestors, and ownership of the personal
@@ -108,9 +118,16 @@ public sealed class AccessPolicy(BerthDbContext db)
     /// </summary>
     public async Task<RepositoryAccess> GetRepositoryAccessAsync(Principal principal, RepositoryName repository, CancellationToken cancellationToken)
     {
-        if (!await IsRegistryEnabledAsync(cancellationToken))
+        // One round trip for the instance switch and the project (this runs for every scope of every token request);
+        // a second only when no project owns the name.
+        var candidates = ProjectPathCandidates(repository);
+        var rows = await db.Projects.Where(p => candidates.Contains(p.FullPath.ToLower()))
+            .Select(p => new { Project = p, Switch = db.InstanceSettings.Where(s => s.Key == RegistryEnabledSetting).Select(s => s.Value).FirstOrDefault() })
+            .ToListAsync(cancellationToken);
+        bool enabled = rows.Count > 0 ? IsOn(rows[0].Switch) : await IsRegistryEnabledAsync(cancellationToken);
+        if (!enabled)
             return new RepositoryAccess(null, false, false, false, "the container registry is turned off for this instance");
-        var project = await FindProjectForRepositoryAsync(repository, cancellationToken);
+        var project = rows.Select(r => r.Project).OrderByDescending(p => p.FullPath.Length).FirstOrDefault();
         if (project is null)
             return new RepositoryAccess(null, false, false, false, $"no project owns the repository {repository}: repositories live at <namespace>/<project>[/<image>] of an existing project");
         if (!project.RegistryEnabled)
