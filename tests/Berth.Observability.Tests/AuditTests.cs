@@ -128,7 +128,7 @@ public sealed class AuditTests
         try
         {
             var bob = await factory.AddUserAsync("patloop", "patloop-password-1");
-            var group = await factory.AddGroupAsync("patloop");
+            var group = await factory.AddGroupAsync("patgroup");
             var project = await factory.AddProjectAsync(group, "app", "private");
             await factory.WithDbAsync(async (db, _) =>
             {
@@ -139,9 +139,9 @@ public sealed class AuditTests
 
             async Task AskAsync()
             {
-                var (status, token, granted, body) = await factory.RequestTokenAsync("patloop", pat, "repository:patloop/app:pull,push");
+                var (status, token, granted, body) = await factory.RequestTokenAsync("patloop", pat, "repository:patgroup/app:pull,push");
                 Assert.True(status == 200, body);
-                Assert.Equal(new[] { "pull", "push" }, granted["patloop/app"]);
+                Assert.Equal(new[] { "pull", "push" }, granted["repository:patgroup/app"]);
                 jtis.Add(ObsFactory.DecodePayload(token!).GetProperty("jti").GetString()!);
             }
 
@@ -149,7 +149,7 @@ public sealed class AuditTests
             clock.Advance(TimeSpan.FromMinutes(2));
             await AskAsync(); // a minute later: audited again
             // A password sign-in after them: once its audit row is written, so are the rows queued before it.
-            var (passwordStatus, _, _, passwordBody) = await factory.RequestTokenAsync("patloop", "patloop-password-1", "repository:patloop/app:pull");
+            var (passwordStatus, _, _, passwordBody) = await factory.RequestTokenAsync("patloop", "patloop-password-1", "repository:patgroup/app:pull");
             Assert.True(passwordStatus == 200, passwordBody);
 
             List<string> details = [];
@@ -174,7 +174,7 @@ public sealed class AuditTests
             foreach (var jti in jtis)
             {
                 var line = Assert.Single(lines, l => l.Contains(jti, StringComparison.Ordinal));
-                Assert.Contains("asked repository:patloop/app:pull,push granted repository:patloop/app:pull,push", line, StringComparison.Ordinal);
+                Assert.Contains("asked repository:patgroup/app:pull,push granted repository:patgroup/app:pull,push", line, StringComparison.Ordinal);
             }
         }
         finally
