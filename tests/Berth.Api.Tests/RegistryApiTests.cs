@@ -135,8 +135,16 @@ public sealed class RegistryApiTests : IDisposable
         var url = $"/api/v4/projects/{projectId}/registry/repositories/{id}/tags";
 
         (await Root.ApiDeleteAsync(url)).Expect(400); // name_regex_delete is required
-        (await Root.ApiDeleteAsync(url + "?name_regex_delete=(")).Expect(400);
-        (await Root.ApiDeleteAsync(url + "?name_regex_delete=" + Uri.EscapeDataString(@"(a)\1"))).Expect(400); // back-references: not RE2
+        var unbalanced = (await Root.ApiDeleteAsync(url + "?name_regex_delete=(")).Expect(400);
+        // The message quotes the pattern as the caller wrote it (not the anchored form Berth compiles) and
+        // carries the component and request id like every /api/v4 error.
+        Assert.Equal("name_regex_delete is an invalid regexp: '(': insufficient closing parentheses (at character 1)", unbalanced.Str("error"));
+        Assert.Equal("api validation", unbalanced.Str("component"));
+        Assert.False(string.IsNullOrEmpty(unbalanced.Str("request_id")));
+        var backReference = (await Root.ApiDeleteAsync(url + "?name_regex_delete=" + Uri.EscapeDataString(@"(a)\1"))).Expect(400); // back-references: not RE2
+        Assert.Contains("'(a)\\1' uses a construct RE2 syntax does not have", backReference.Str("error"), StringComparison.Ordinal);
+        // A pattern that would close the anchoring group early is refused, not silently rewritten.
+        (await Root.ApiDeleteAsync(url + "?name_regex_delete=" + Uri.EscapeDataString("a)(b"))).Expect(400);
         (await Root.ApiDeleteAsync(url + "?name_regex_delete=.*&keep_n=-1")).Expect(400);
         (await Root.ApiDeleteAsync(url + "?name_regex_delete=.*&older_than=soon")).Expect(400);
         // A pattern that backtracks catastrophically elsewhere is linear here.

@@ -47,11 +47,11 @@ public static partial class ApiV4Endpoints
         }
         catch (Berth.Server.Registry.TagRuleException ex)
         {
-            return Results.Json(new { error = ex.Message }, Representer.Json, "application/json", statusCode: 400);
+            return ApiException.Result(context, new { error = ex.Message }, 400);
         }
         catch (Berth.Distribution.RegistryException ex) when (ex.Code == Berth.Distribution.ErrorCode.Denied)
         {
-            return Results.Json(new { message = "403 Forbidden - " + ex.Message }, Representer.Json, "application/json", statusCode: 403);
+            return ApiException.Result(context, new { message = "403 Forbidden - " + ex.Message }, 403, "access policy");
         }
         catch (BadHttpRequestException ex)
         {

@@ -12,7 +12,8 @@ namespace Berth.Server.Observability;
 /// </summary>
 public static class HealthRoutes
 {
-    private static readonly DateTimeOffset Started = DateTimeOffset.UtcNow;
+    // When the process started (not when this class was first used, which is the first health request).
+    private static readonly DateTimeOffset Started = new(System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime());
 
     /// <summary>Maps the three endpoints.</summary>
     public static IEndpointRouteBuilder MapBerthHealthRoutes(this IEndpointRouteBuilder app)

@@ -22,7 +22,13 @@ public static partial class TagPatterns
 
     /// <summary>Compiles a pattern that must match a whole tag name.</summary>
     /// <exception cref="TagRuleException">Not a valid (RE2-compatible) expression, or too long; the message names <paramref name="field"/>.</exception>
-    public static Regex FullMatch(string pattern, string field) => Compile(@"\A(?:" + pattern + @")\z", pattern, field);
+    public static Regex FullMatch(string pattern, string field)
+    {
+        // Compiled alone first: errors then point into what the caller wrote, and a pattern such as "a)(b" cannot
+        // close the anchoring group early and pass as a different expression.
+        Compile(pattern, pattern, field);
+        return Compile(@"\A(?:" + pattern + @")\z", pattern, field);
+    }
 
     /// <summary>Compiles a pattern that may match anywhere in a tag name (protection rules).</summary>
     /// <exception cref="TagRuleException">Not a valid (RE2-compatible) expression, or too long.</exception>
@@ -35,11 +41,24 @@ public static partial class TagPatterns
         {
             return new Regex(expression, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, MatchTimeout);
         }
-        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        catch (RegexParseException ex)
         {
-            throw new TagRuleException($"{field} is an invalid regexp: {ex.Message}");
+            throw new TagRuleException($"{field} is an invalid regexp: '{pattern}': {Describe(ex.Error)} (at character {ex.Offset})");
+        }
+        catch (NotSupportedException)
+        {
+            throw new TagRuleException(
+                $"{field} is an invalid regexp: '{pattern}' uses a construct RE2 syntax does not have (lookahead/lookbehind, back-reference, atomic group or conditional)");
+        }
+        catch (ArgumentException ex)
+        {
+            throw new TagRuleException($"{field} is an invalid regexp: '{pattern}': {ex.Message}");
         }
     }
+
+    // RegexParseError names in words: InsufficientClosingParentheses -> "insufficient closing parentheses".
+    private static string Describe(RegexParseError error) =>
+        System.Text.RegularExpressions.Regex.Replace(error.ToString(), "(?<=[a-z])(?=[A-Z])", " ").ToLowerInvariant();
 
     /// <summary>Whether a compiled pattern matches; a timed-out match counts as no match (never deletes).</summary>
     public static bool Matches(Regex regex, string tag)
