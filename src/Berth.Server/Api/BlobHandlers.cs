@@ -1,6 +1,8 @@
 using Berth.Distribution;
+using Berth.Server.Configuration;
 using Berth.Server.Registry;
 using Berth.Storage;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace Berth.Server.Api;
@@ -67,6 +69,26 @@ internal static class BlobHandlers
         {
             if (local is not null)
             {
+                var pull = context.RequestServices.GetRequiredService<IOptions<RegistryOptions>>().Value.Pull;
+                if (ZeroCopyBlobResponse.EligibleSocket(context, pull, length) is { } socket)
+                {
+                    // Cleartext HTTP/1.1 on Kestrel's socket: sendfile(2) straight from the page cache, then the
+                    // connection closes (ZeroCopyBlobResponse explains why; Registry:Pull:SendFile turns it off).
+                    FileStream file;
+                    try
+                    {
+                        // Asynchronous: SendPacketsElement requires it (the bytes never pass through the stream itself).
+                        file = new FileStream(local, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.Asynchronous);
+                    }
+                    catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+                    {
+                        throw new StoragePathNotFoundException(StorageLayout.BlobData(digest));
+                    }
+                    await using (file)
+                    {
+                        if (await ZeroCopyBlobResponse.TrySendAsync(context, socket, file, start, length)) return;
+                    }
+                }
                 if (!File.Exists(local)) throw new StoragePathNotFoundException(StorageLayout.BlobData(digest));
                 await response.SendFileAsync(local, start, length, ct);
                 return;

@@ -94,6 +94,23 @@ public sealed class RegistryOptions
 
     /// <summary>Online garbage collection (section <c>Registry:GarbageCollection</c>); see docs/garbage-collection.md.</summary>
     public Berth.Server.Registry.GarbageCollectionOptions GarbageCollection { get; set; } = new();
+
+    /// <summary>Blob pulls (section <c>Registry:Pull</c>); see docs/performance.md.</summary>
+    public PullOptions Pull { get; set; } = new();
+}
+
+/// <summary>How blob GETs are served (section <c>Registry:Pull</c>). See docs/performance.md, "Zero-copy blob pulls".</summary>
+public sealed class PullOptions
+{
+    /// <summary>Serve filesystem blobs on cleartext HTTP/1.1 connections with the kernel's <c>sendfile(2)</c>
+    /// (the response is written straight to the connection's socket and the connection is closed after it,
+    /// <c>Connection: close</c>). Default true. TLS, HTTP/2, S3 storage and blobs smaller than
+    /// <see cref="SendFileMinimumBytes"/> always take the regular path through Kestrel.</summary>
+    public bool SendFile { get; set; } = true;
+
+    /// <summary>Smallest response body, in bytes, served with <see cref="SendFile"/> (smaller ones keep the
+    /// connection alive through Kestrel's regular path). Default 1 MiB (1048576); at least 0.</summary>
+    public long SendFileMinimumBytes { get; set; } = 1 << 20;
 }
 
 /// <summary>Docker schema 1 manifests (section <c>Registry:Schema1</c>): legacy pushes, and conversion of
@@ -156,6 +173,8 @@ public sealed class OptionsValidator : IValidateOptions<StorageOptions>, IValida
             return ValidateOptionsResult.Fail($"Registry:GarbageCollection:ReviewDelay is {gc.ReviewDelay}; it must not be negative (default 1.00:00:00, 24 hours)");
         if (gc.Interval < TimeSpan.FromSeconds(1))
             return ValidateOptionsResult.Fail($"Registry:GarbageCollection:Interval is {gc.Interval}; it must be at least 00:00:01 (default 00:15:00)");
+        if (options.Pull.SendFileMinimumBytes < 0)
+            return ValidateOptionsResult.Fail($"Registry:Pull:SendFileMinimumBytes is {options.Pull.SendFileMinimumBytes}; it must be at least 0 (default 1048576, 1 MiB)");
         if (gc.BatchSize is < 1 or > 100_000)
             return ValidateOptionsResult.Fail($"Registry:GarbageCollection:BatchSize is {gc.BatchSize}; allowed: 1 to 100000");
         if (!string.IsNullOrEmpty(options.Schema1.SigningKeyFile))

@@ -9,7 +9,8 @@ namespace Berth.Server.Observability;
 /// <c>[A-Za-z0-9._:/+=-]</c>) or makes one, stores it as <see cref="HttpContext.TraceIdentifier"/>, returns it in
 /// the <c>X-Request-Id</c> response header, opens a logging scope <c>RequestId</c> so every log line of the
 /// request carries it, and when the request ends writes one access log line (category <c>Berth.Access</c>,
-/// event 9000: method, path without query, status, bytes in/out, duration in ms, user, repository, digest, the
+/// event 9000: method, path without query, status, bytes in/out (out: body bytes; for a zero-copy blob GET the bytes
+/// actually sent, see <see cref="DirectResponseFeature"/>), duration in ms, user, repository, digest, the
 /// registry token's jti) and updates the HTTP metrics.
 /// </summary>
 public static partial class RequestTracking
@@ -52,13 +53,17 @@ public static partial class RequestTracking
                 var response = context.Response;
                 var path = request.Path.Value ?? "/";
                 var (route, repository, reference) = Classify(context, path);
-                long bytesOut = HttpMethods.IsHead(request.Method) ? 0 : response.ContentLength ?? 0;
+                var direct = context.Features.Get<DirectResponseFeature>();
+                long bytesOut = direct is not null ? direct.BodyBytesSent : HttpMethods.IsHead(request.Method) ? 0 : response.ContentLength ?? 0;
                 var digest = response.Headers["Docker-Content-Digest"].ToString();
                 if (digest.Length == 0 && reference is not null && reference.Contains(':')) digest = reference;
                 var principal = BasicCredentials.GetPrincipal(context);
                 var user = principal.IsAuthenticated ? principal.Name : context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name ?? "-" : "-";
                 var tokenId = context.Items.TryGetValue(TokenIdItem, out var t) ? t as string : null;
-                int status = context.RequestAborted.IsCancellationRequested && !response.HasStarted ? 499 : response.StatusCode;
+                // A response written around Kestrel (zero-copy blob GET) ends in an aborted connection with
+                // Kestrel's response never started: its status is the one written, not 499.
+                int status = direct is not null ? direct.StatusCode
+                    : context.RequestAborted.IsCancellationRequested && !response.HasStarted ? 499 : response.StatusCode;
                 LogAccess(logger, request.Method, path, status, counter.Count, bytesOut, Math.Round(elapsed.TotalMilliseconds, 1), user,
                     repository ?? "-", digest.Length == 0 ? "-" : digest, tokenId ?? "-");
                 BerthMetrics.ObserveRequest(route, request.Method, status, counter.Count, bytesOut, elapsed);
