@@ -44,6 +44,23 @@ public sealed class BlobReadTests(BerthFactory factory) : IClassFixture<BerthFac
     }
 
     [Fact]
+    public async Task A_blob_above_the_zero_copy_minimum_falls_back_cleanly_where_there_is_no_socket()
+    {
+        // The in-process test server has no connection socket (IConnectionSocketFeature): the regular path serves
+        // it, whole and as a range, with the connection kept (no Connection: close).
+        var (repo, content, digest) = await PushAsync(3 << 20);
+
+        using var response = await _client.GetAsync($"/v2/{repo}/blobs/{digest}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(content, await response.Content.ReadAsByteArrayAsync());
+        Assert.False(response.Headers.ConnectionClose ?? false);
+
+        using var range = await GetRangeAsync(repo, digest, "bytes=1048000-2097999");
+        Assert.Equal(HttpStatusCode.PartialContent, range.StatusCode);
+        Assert.Equal(content.AsSpan(1_048_000, 1_050_000).ToArray(), await range.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task Head_has_the_headers_and_no_body()
     {
         var (repo, content, digest) = await PushAsync();

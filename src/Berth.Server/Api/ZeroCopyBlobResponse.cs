@@ -38,6 +38,9 @@ namespace Berth.Server.Api;
 /// </remarks>
 internal static partial class ZeroCopyBlobResponse
 {
+    /// <summary>Longest timer a <see cref="CancellationTokenSource"/> takes (it refuses more than ~49 days).</summary>
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromDays(30);
+
     /// <summary>Bytes handed to the kernel per <c>SendPacketsAsync</c> call (the data-rate check runs between calls).</summary>
     private const int ChunkBytes = 16 << 20;
 
@@ -100,8 +103,9 @@ internal static partial class ZeroCopyBlobResponse
                 int chunk = (int)Math.Min(ChunkBytes, length - done);
                 if (rate is not null)
                 {
-                    var due = rate.GracePeriod + TimeSpan.FromSeconds((done + chunk) / rate.BytesPerSecond);
-                    deadline.CancelAfter(due - clock.Elapsed < TimeSpan.Zero ? TimeSpan.Zero : due - clock.Elapsed);
+                    // Kestrel's rule: after the grace period, on average at least BytesPerSecond since the start.
+                    var left = rate.GracePeriod + TimeSpan.FromSeconds((done + chunk) / rate.BytesPerSecond) - clock.Elapsed;
+                    deadline.CancelAfter(left < TimeSpan.Zero ? TimeSpan.Zero : left < MaxTimer ? left : MaxTimer);
                 }
                 var element = new SendPacketsElement(file, offset + done, chunk, endOfPacket: true);
                 operation.SendPacketsElements = first ? [new SendPacketsElement(head), element] : [element];

@@ -102,6 +102,9 @@ public sealed partial class RegistryServerFixture : IAsyncLifetime
     /// <summary>Extra arguments for Berth's <c>serve</c> (e.g. <c>--Notifications:Endpoints:0:Url …</c>), used from the next (re)start on.</summary>
     public List<string> ExtraArguments { get; } = [];
 
+    /// <summary>The running server's process id (null while stopped), e.g. to look at its open files in <c>/proc</c>.</summary>
+    public int? ProcessId => _process?.Id;
+
     /// <summary>How many times the server process has been started.</summary>
     public int Generation => _generation;
 
