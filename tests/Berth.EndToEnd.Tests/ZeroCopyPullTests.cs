@@ -145,14 +145,19 @@ public sealed class ZeroCopyPullTests(RegistryServerFixture server, ITestOutputH
     {
         var repository = server.NewRepository("zero-copy");
         using var client = server.CreateHttpClient();
-        var layer = RandomNumberGenerator.GetBytes(6 << 20);
+        // A real gzip layer (of random bytes, so it stays 6 MiB): skopeo copies it as is, no recompression.
+        var tar = RandomNumberGenerator.GetBytes(6 << 20);
+        var gzipped = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(gzipped, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            gzip.Write(tar);
+        var layer = gzipped.ToArray();
         var layerDigest = await PushBlobAsync(client, repository, layer);
-        var config = Encoding.UTF8.GetBytes($$$"""{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["{{{layerDigest}}}"]}}""");
+        var config = Encoding.UTF8.GetBytes($$$"""{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["{{{Digests.Sha256(tar)}}}"]}}""");
         var configDigest = await PushBlobAsync(client, repository, config);
         var manifest = Encoding.UTF8.GetBytes($$"""
             {"schemaVersion":2,"mediaType":"{{OciMediaTypes.Manifest}}",
              "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{configDigest}}","size":{{config.Length}}},
-             "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{{layerDigest}}","size":{{layer.Length}}}]}
+             "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{layerDigest}}","size":{{layer.Length}}}]}
             """);
         var content = new ByteArrayContent(manifest);
         content.Headers.ContentType = new MediaTypeHeaderValue(OciMediaTypes.Manifest);
