@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Berth vs CNCF Distribution, side by side on loopback (see bench/README.md).
 
-Run through bench/run.sh, which checks the tools and builds Berth in Release first. This script starts
+Run through bench/run.sh, which checks the tools and publishes Berth in Release (ReadyToRun, like the release
+package) first. This script starts
 CNCF Distribution (filesystem storage in a temp folder), Berth (its default embedded configuration: SQLite +
 filesystem, token authentication on) and nginx (the machine's own ceiling) on free loopback ports, measures
 them in alternating A/B order over several rounds, prints one Markdown table of medians and ratios and

@@ -6,7 +6,7 @@
 #   bash bench/run.sh --help          # the harness's options (rounds, sizes, wrk seconds, output file)
 #
 # It installs what it needs from Debian when run as root (docker-registry, wrk, nginx, openssl, curl,
-# python3), builds Berth in Release, then runs bench/harness.py, which starts and stops every server itself.
+# python3), publishes Berth in Release (the release package's build), then runs bench/harness.py, which starts and stops every server itself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -37,10 +37,18 @@ for arg in "$@"; do
   esac
 done
 
-echo "bench: building Berth (Release)" >&2
-dotnet build src/Berth.Server/Berth.Server.csproj -c Release -nologo -v q -clp:ErrorsOnly >&2
-berth=src/Berth.Server/bin/Release/net10.0/berth
-[[ -x "$berth" ]] || berth=src/Berth.Server/bin/Release/net10.0/berth.dll
+# The release build users run: the publish profile of scripts/package.sh (Release, self-contained single file,
+# ReadyToRun), built into .artifacts/bench (git-ignored; the working tree's bin/ and obj/ are not touched).
+# A second run only recompiles what changed.
+case "$(uname -m)" in
+  aarch64|arm64) rid=linux-arm64 ;;
+  *) rid=linux-x64 ;;
+esac
+echo "bench: publishing Berth (Release, $rid, ReadyToRun) into .artifacts/bench" >&2
+dotnet publish src/Berth.Server/Berth.Server.csproj -p:PublishProfile="$rid" --artifacts-path .artifacts/bench/build \
+  -o .artifacts/bench/berth -nologo -v q -clp:ErrorsOnly >&2
+berth=.artifacts/bench/berth/berth
+[[ -x "$berth" ]] || { echo "bench: the publish made no $berth" >&2; exit 1; }
 
 # The harness bounds each step itself; this is the backstop (it still cleans up on SIGTERM).
 exec timeout -k 20 1200 python3 bench/harness.py --berth "$berth" "${quick[@]}" "${rest[@]}"

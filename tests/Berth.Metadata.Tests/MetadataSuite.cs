@@ -106,6 +106,8 @@ public abstract class MetadataSuite : IAsyncLifetime
         await using var scope = replica.Scope();
         var db = scope.ServiceProvider.GetRequiredService<BerthDbContext>();
         Assert.Equal(IsPostgreSql, db.IsPostgreSql);
+        // SQLite runs on the compiled model (no model building at start-up); PostgreSQL builds its own.
+        Assert.Equal(!IsPostgreSql, db.Model is Berth.Metadata.CompiledModels.Sqlite.BerthDbContextModel);
         Assert.NotEmpty(await db.Database.GetPendingMigrationsAsync(Ct));
         await db.Database.MigrateAsync(Ct);
         Assert.Empty(await db.Database.GetPendingMigrationsAsync(Ct));
