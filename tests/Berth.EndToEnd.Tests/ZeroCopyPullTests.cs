@@ -46,6 +46,12 @@ public sealed class ZeroCopyPullTests(RegistryServerFixture server, ITestOutputH
         // One access log line with the request's id, status 200 and every byte of the body.
         var line = await AccessLogLineAsync(requestId);
         Assert.Contains($"GET /v2/{repository}/blobs/{digest} 200 in=0 out={blob.Length} ", line, StringComparison.Ordinal);
+
+        // HTTP/1.0 (nginx's default towards upstreams) takes the same path.
+        var http10 = await CurlAsync($"v2/{repository}/blobs/{digest}", ["--http1.0"]);
+        Assert.Equal("200", http10.Status);
+        Assert.Equal(digest, Digests.Sha256OfFile(http10.BodyPath));
+        Assert.Equal(digest, http10.Headers["docker-content-digest"]);
     }
 
     [Fact]

@@ -31,7 +31,7 @@ namespace Berth.Server.Api;
 /// connection per large blob, which is why small blobs (<c>Registry:Pull:SendFileMinimumBytes</c>, default 1 MiB)
 /// keep the regular keep-alive path.</para>
 /// <para>Used only where the socket carries the HTTP bytes unchanged: Kestrel's socket transport, cleartext
-/// (no <see cref="ITlsConnectionFeature"/>), HTTP/1.1, a GET without a request body, headers that are plain ASCII.
+/// (no <see cref="ITlsConnectionFeature"/>), HTTP/1.1 or 1.0, a GET without a request body, headers that are plain ASCII.
 /// Everything else (TLS, HTTP/2, the in-process test server, S3 storage) takes the regular path.</para>
 /// <para>Kestrel's minimum response data rate (<see cref="IHttpMinResponseDataRateFeature"/>, 240 bytes/s after
 /// a 5 s grace by default) is enforced here the same way: a client that reads slower is disconnected.</para>
@@ -54,7 +54,8 @@ internal static partial class ZeroCopyBlobResponse
     {
         if (!options.SendFile || length < options.SendFileMinimumBytes || length <= 0) return null;
         var request = context.Request;
-        if (!HttpMethods.IsGet(request.Method) || !HttpProtocol.IsHttp11(request.Protocol)) return null;
+        // HTTP/1.x only (HTTP/1.0 too: nginx's default proxy_http_version); HTTP/2 and HTTP/3 frame the body.
+        if (!HttpMethods.IsGet(request.Method) || !(HttpProtocol.IsHttp11(request.Protocol) || HttpProtocol.IsHttp10(request.Protocol))) return null;
         if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0) return null; // unread body bytes
         if (context.Response.HasStarted) return null;
         if (context.Features.Get<ITlsConnectionFeature>() is not null) return null; // the socket carries TLS records
