@@ -80,6 +80,8 @@ public static class BerthApp
             return new InstrumentedStorageDriver(new FileSystemStorageDriver(Path.GetFullPath(root)));
         });
         services.AddSingleton<BlobStore>();
+        services.AddSingleton<RegistryReadCache>();
+        services.AddSingleton<RegistryReadCache.WriteWatcher>();
         services.AddDbContextPool<BerthDbContext>((sp, options) =>
         {
             var data = sp.GetRequiredService<IOptions<BerthOptions>>().Value;
@@ -97,7 +99,7 @@ public static class BerthApp
                 options.UseModel(Berth.Metadata.CompiledModels.Sqlite.BerthDbContextModel.Instance);
             }
             options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
-            options.AddInterceptors(DbCommandMetrics.Instance);
+            options.AddInterceptors(DbCommandMetrics.Instance, sp.GetRequiredService<RegistryReadCache.WriteWatcher>());
         });
         services.AddScoped<RegistryService>();
         services.AddScoped<GarbageCollector>();

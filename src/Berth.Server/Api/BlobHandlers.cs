@@ -18,7 +18,7 @@ internal static class BlobHandlers
     {
         var ct = context.RequestAborted;
         var registry = context.RequestServices.GetRequiredService<RegistryService>();
-        var blob = await registry.GetBlobAsync(name, digest, ct)
+        var blob = await registry.GetBlobForPullAsync(name, digest, ct)
             ?? throw new RegistryException(ErrorCode.BlobUnknown, $"blob {digest} is not in repository {name}", new { digest = digest.ToString() });
 
         var response = context.Response;

@@ -89,6 +89,12 @@ public sealed class RegistryOptions
     /// <summary>Largest <c>n</c> accepted by tag list and catalog pagination.</summary>
     public int MaxPageSize { get; set; } = 10_000;
 
+    /// <summary>Seconds a manifest (by tag or digest) and a blob's size read for a pull are remembered
+    /// (<see cref="Berth.Server.Registry.RegistryReadCache"/>): how long a tag moved or deleted, a manifest deleted or a
+    /// blob unlinked by another replica may still be served here. Writes on this replica are seen at once. Default 1;
+    /// 0 turns the cache off; at most 60.</summary>
+    public double ReadCacheSeconds { get; set; } = 1;
+
     /// <summary>Docker schema 1 settings (section <c>Registry:Schema1</c>).</summary>
     public Schema1Options Schema1 { get; set; } = new();
 
@@ -168,6 +174,8 @@ public sealed class OptionsValidator : IValidateOptions<StorageOptions>, IValida
             return ValidateOptionsResult.Fail($"Registry:MaxManifestBytes is {options.MaxManifestBytes}; allowed: 1024 to {Berth.Distribution.ManifestParser.MaxManifestBytes}");
         if (options.MaxPageSize < 1)
             return ValidateOptionsResult.Fail($"Registry:MaxPageSize is {options.MaxPageSize}; it must be at least 1");
+        if (!(options.ReadCacheSeconds is >= 0 and <= 60))
+            return ValidateOptionsResult.Fail($"Registry:ReadCacheSeconds is {options.ReadCacheSeconds}; allowed: 0 (no cache) to 60 (default 1)");
         var gc = options.GarbageCollection;
         if (gc.ReviewDelay < TimeSpan.Zero)
             return ValidateOptionsResult.Fail($"Registry:GarbageCollection:ReviewDelay is {gc.ReviewDelay}; it must not be negative (default 1.00:00:00, 24 hours)");

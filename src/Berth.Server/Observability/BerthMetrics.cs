@@ -61,14 +61,19 @@ public static class BerthMetrics
     /// <summary>Records one finished HTTP request.</summary>
     public static void ObserveRequest(string route, string method, int status, long bytesIn, long bytesOut, TimeSpan duration)
     {
-        Requests.WithLabels(route, method, status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
-        Durations.WithLabels(route, method).Observe(duration.TotalSeconds);
-        if (bytesIn > 0) BytesIn.WithLabels(route).Inc(bytesIn);
-        if (bytesOut > 0) BytesOut.WithLabels(route).Inc(bytesOut);
+        // Exemplar.None: the default exemplar reads the current trace context for every observation; nothing reads exemplars here.
+        Requests.WithLabels(route, method, StatusText(status)).Inc(1, Exemplar.None);
+        Durations.WithLabels(route, method).Observe(duration.TotalSeconds, Exemplar.None);
+        if (bytesIn > 0) BytesIn.WithLabels(route).Inc(bytesIn, Exemplar.None);
+        if (bytesOut > 0) BytesOut.WithLabels(route).Inc(bytesOut, Exemplar.None);
         if (route.StartsWith("/v2/{name}/blobs/uploads", StringComparison.Ordinal) && method is "POST" or "PATCH" or "PUT")
-            UploadDurations.WithLabels(method).Observe(duration.TotalSeconds);
-        if (status == 429) RateLimits.WithLabels(route).Inc();
+            UploadDurations.WithLabels(method).Observe(duration.TotalSeconds, Exemplar.None);
+        if (status == 429) RateLimits.WithLabels(route).Inc(1, Exemplar.None);
     }
+
+    private static readonly string[] StatusTexts = Enumerable.Range(0, 600).Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
+    private static string StatusText(int status) => (uint)status < StatusTexts.Length ? StatusTexts[status] : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Records a token service outcome.</summary>
     public static void TokenOutcome(string outcome) => Tokens.WithLabels(outcome).Inc();
@@ -106,7 +111,7 @@ public static class BerthMetrics
     /// <summary>Records one database command's latency, and whether it failed.</summary>
     public static void DbCommand(string kind, TimeSpan duration, bool failed)
     {
-        DbDurations.WithLabels(kind).Observe(duration.TotalSeconds);
+        DbDurations.WithLabels(kind).Observe(duration.TotalSeconds, Exemplar.None);
         if (failed) DbErrors.WithLabels(kind).Inc();
     }
 

@@ -1,17 +1,16 @@
-using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 
 namespace Berth.Server.Observability;
 
 /// <summary>
-/// Log settings (section <c>Log</c>). Console: <see cref="Format"/> <c>simple</c> (one line per entry, default) or
-/// <c>json</c> (JSON lines). File: JSON lines at <see cref="File"/> (default <c>&lt;DataDir&gt;/log/berth.log</c>;
+/// Log settings (section <c>Log</c>). Console: <see cref="Format"/> <c>simple</c> (one line per entry, default),
+/// <c>json</c> (the file's JSON lines) or <c>none</c> (no console output, where only the file is collected). File: JSON lines at <see cref="File"/> (default <c>&lt;DataDir&gt;/log/berth.log</c>;
 /// <c>none</c> turns it off), rotated when it reaches <see cref="MaxFileBytes"/>, keeping <see cref="MaxFiles"/>
 /// old files (<c>berth.1.log</c> newest). Every entry carries the request id scope.
 /// </summary>
 public sealed class LogOptions
 {
-    /// <summary>Console format: <c>simple</c> or <c>json</c>.</summary>
+    /// <summary>Console format: <c>simple</c>, <c>json</c> or <c>none</c>.</summary>
     public string Format { get; set; } = "simple";
 
     /// <summary>Path of the log file; relative paths are under the data folder; <c>none</c> disables the file.</summary>
@@ -35,21 +34,15 @@ public sealed class LogOptions
 /// <summary>Console and file logging for the host (see <see cref="LogOptions"/>).</summary>
 public static class LoggingSetup
 {
-    /// <summary>Configures the console formatter (scopes included, so the request id shows) and the rolling file.</summary>
+    /// <summary>Sets up <see cref="BerthLoggerProvider"/>: the console in <c>Log:Format</c> (scopes included, so the
+    /// request id shows) and the rolling JSON file; each entry is formatted once for both.</summary>
+    /// <exception cref="OptionsValidationException"><c>Log:Format</c> is not <c>simple</c>, <c>json</c> or <c>none</c>.</exception>
     public static WebApplicationBuilder AddBerthLogging(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection("Log").Get<LogOptions>() ?? new LogOptions();
-        if (!string.Equals(options.Format, "simple", StringComparison.OrdinalIgnoreCase) && !string.Equals(options.Format, "json", StringComparison.OrdinalIgnoreCase))
-            throw new OptionsValidationException("Log", typeof(LogOptions), [$"Log:Format must be 'simple' or 'json', not '{options.Format}'"]);
+        if (BerthLoggerProvider.ParseFormat(options.Format) is null)
+            throw new OptionsValidationException("Log", typeof(LogOptions), [$"Log:Format must be 'simple', 'json' or 'none', not '{options.Format}'"]);
         builder.Logging.ClearProviders();
-        if (string.Equals(options.Format, "json", StringComparison.OrdinalIgnoreCase))
-        {
-            builder.Logging.AddJsonConsole(o => { o.IncludeScopes = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; o.UseUtcTimestamp = true; });
-        }
-        else
-        {
-            builder.Logging.AddSimpleConsole(o => { o.IncludeScopes = true; o.SingleLine = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; o.UseUtcTimestamp = true; o.ColorBehavior = LoggerColorBehavior.Disabled; });
-        }
         // Bound as options too, so the settings are visible like every other section.
         builder.Services.AddOptions<LogOptions>().BindConfiguration("Log");
         // Resolved from the final configuration (test hosts and command lines may set DataDir late).
@@ -58,7 +51,8 @@ public static class LoggingSetup
             var configuration = sp.GetRequiredService<IConfiguration>();
             var final = configuration.GetSection("Log").Get<LogOptions>() ?? new LogOptions();
             var file = final.ResolveFile(configuration["DataDir"] ?? "data");
-            return file is null ? Microsoft.Extensions.Logging.Abstractions.NullLoggerProvider.Instance : new RollingFileLoggerProvider(file, final.MaxFileBytes, final.MaxFiles);
+            return new BerthLoggerProvider(BerthLoggerProvider.ParseFormat(final.Format) ?? BerthLoggerProvider.ConsoleFormat.Simple,
+                file is null ? null : new RollingFileLoggerProvider(file, final.MaxFileBytes, final.MaxFiles));
         });
         return builder;
     }

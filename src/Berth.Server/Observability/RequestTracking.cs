@@ -28,15 +28,19 @@ public static partial class RequestTracking
     private static partial Regex V2Path();
 
     /// <summary>Adds the middleware (call first, before anything that logs or answers).</summary>
-    public static IApplicationBuilder UseRequestTracking(this IApplicationBuilder app) => app.Use(TrackAsync);
+    public static IApplicationBuilder UseRequestTracking(this IApplicationBuilder app)
+    {
+        // Created once: the logger factory takes a lock to look a category up, which every request would contend for.
+        var logger = app.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Access");
+        return app.Use((context, next) => TrackAsync(context, next, logger));
+    }
 
-    private static async Task TrackAsync(HttpContext context, RequestDelegate next)
+    private static async Task TrackAsync(HttpContext context, RequestDelegate next, ILogger logger)
     {
         var incoming = context.Request.Headers[Header].ToString();
         var id = incoming.Length > 0 && ValidId().IsMatch(incoming) ? incoming : Guid.NewGuid().ToString("N");
         context.TraceIdentifier = id;
         context.Response.Headers[Header] = id;
-        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Berth.Access");
         var counter = new CountingReadStream(context.Request.Body);
         context.Request.Body = counter;
         long start = Stopwatch.GetTimestamp();

@@ -111,7 +111,80 @@ public sealed class RollingFileLoggerProvider : ILoggerProvider, ISupportExterna
         File.Move(_path, Rotated(1), overwrite: true);
     }
 
-    private void Enqueue(byte[] line) => _queue.Writer.TryWrite(line);
+    /// <summary>Queues one finished line (UTF-8, ending in a newline); dropped when 50 000 lines wait.</summary>
+    internal void Enqueue(byte[] line) => _queue.Writer.TryWrite(line);
+
+    /// <summary>
+    /// One entry as a JSON line (UTF-8, newline-terminated): <c>{"timestamp","level","category","eventId","message","scopes":{…},"state":{…},"exception"}</c>.
+    /// <paramref name="message"/> is the already formatted message, so a caller writing several outputs formats it once.
+    /// </summary>
+    internal static byte[] JsonLine<TState>(DateTimeOffset timestamp, LogLevel logLevel, string category, EventId eventId, string message,
+        IExternalScopeProvider? scopes, TState state, Exception? exception)
+    {
+        var buffer = Buffer ??= new System.Buffers.ArrayBufferWriter<byte>(512);
+        buffer.ResetWrittenCount();
+        var json = Writer ??= new Utf8JsonWriter(buffer);
+        json.Reset(buffer);
+        json.WriteStartObject();
+        Span<char> stamp = stackalloc char[24];
+        timestamp.UtcDateTime.TryFormat(stamp, out int n, "yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+        json.WriteString("timestamp", stamp[..n]);
+        json.WriteString("level", LevelName(logLevel));
+        json.WriteString("category", category);
+        if (eventId.Id != 0) json.WriteNumber("eventId", eventId.Id);
+        json.WriteString("message", message);
+        json.WriteStartObject("scopes");
+        scopes?.ForEachScope(static (scope, w) => WriteValues(w, scope), json);
+        json.WriteEndObject();
+        if (state is IEnumerable<KeyValuePair<string, object?>> values)
+        {
+            json.WriteStartObject("state");
+            WriteValues(json, values);
+            json.WriteEndObject();
+        }
+        if (exception is not null) json.WriteString("exception", exception.ToString());
+        json.WriteEndObject();
+        json.Flush();
+        var line = new byte[buffer.WrittenCount + 1];
+        buffer.WrittenSpan.CopyTo(line);
+        line[^1] = (byte)'\n';
+        return line;
+    }
+
+    // One buffer and writer per thread, reused for every line that thread logs.
+    [ThreadStatic] private static System.Buffers.ArrayBufferWriter<byte>? Buffer;
+    [ThreadStatic] private static Utf8JsonWriter? Writer;
+
+    private static string LevelName(LogLevel level) => level switch
+    {
+        LogLevel.Trace => "Trace",
+        LogLevel.Debug => "Debug",
+        LogLevel.Information => "Information",
+        LogLevel.Warning => "Warning",
+        LogLevel.Error => "Error",
+        LogLevel.Critical => "Critical",
+        _ => level.ToString(),
+    };
+
+    private static void WriteValues(Utf8JsonWriter json, object? scope)
+    {
+        if (scope is not IEnumerable<KeyValuePair<string, object?>> pairs) return;
+        foreach (var (key, value) in pairs)
+        {
+            if (key == "{OriginalFormat}") continue;
+            switch (value)
+            {
+                case null: json.WriteNull(key); break;
+                case int i: json.WriteNumber(key, i); break;
+                case long l: json.WriteNumber(key, l); break;
+                case double d: json.WriteNumber(key, d); break;
+                case short or float or decimal: json.WriteNumber(key, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)); break;
+                case bool b: json.WriteBoolean(key, b); break;
+                case string text: json.WriteString(key, text); break;
+                default: json.WriteString(key, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)); break;
+            }
+        }
+    }
 
     private sealed class FileLogger(RollingFileLoggerProvider provider, string category) : ILogger
     {
@@ -122,45 +195,7 @@ public sealed class RollingFileLoggerProvider : ILoggerProvider, ISupportExterna
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (!IsEnabled(logLevel)) return;
-            var buffer = new MemoryStream(256);
-            using (var json = new Utf8JsonWriter(buffer))
-            {
-                json.WriteStartObject();
-                json.WriteString("timestamp", DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
-                json.WriteString("level", logLevel.ToString());
-                json.WriteString("category", category);
-                if (eventId.Id != 0) json.WriteNumber("eventId", eventId.Id);
-                json.WriteString("message", formatter(state, exception));
-                json.WriteStartObject("scopes");
-                provider._scopes.ForEachScope(static (scope, w) => WriteValues(w, scope), json);
-                json.WriteEndObject();
-                if (state is IEnumerable<KeyValuePair<string, object?>> values)
-                {
-                    json.WriteStartObject("state");
-                    WriteValues(json, values);
-                    json.WriteEndObject();
-                }
-                if (exception is not null) json.WriteString("exception", exception.ToString());
-                json.WriteEndObject();
-            }
-            buffer.WriteByte((byte)'\n');
-            provider.Enqueue(buffer.ToArray());
-        }
-
-        private static void WriteValues(Utf8JsonWriter json, object? scope)
-        {
-            if (scope is not IEnumerable<KeyValuePair<string, object?>> pairs) return;
-            foreach (var (key, value) in pairs)
-            {
-                if (key == "{OriginalFormat}") continue;
-                switch (value)
-                {
-                    case null: json.WriteNull(key); break;
-                    case int or long or short or double or float or decimal: json.WriteNumber(key, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-                    case bool b: json.WriteBoolean(key, b); break;
-                    default: json.WriteString(key, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-                }
-            }
+            provider.Enqueue(JsonLine(DateTimeOffset.UtcNow, logLevel, category, eventId, formatter(state, exception), provider._scopes, state, exception));
         }
     }
 }

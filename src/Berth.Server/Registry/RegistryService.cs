@@ -27,7 +27,7 @@ public sealed record Page(IReadOnlyList<string> Items, bool HasMore);
 /// <see cref="RegistryException"/>s with the spec's codes. Every change it makes (manifest push and delete, blob
 /// push and mount) is announced to the notification endpoints through <see cref="RegistryEvents"/>.
 /// </summary>
-public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock, IOptions<RegistryOptions> options, RegistryUsage usage, RegistryEvents events, Observability.Auditor audit)
+public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProvider clock, IOptions<RegistryOptions> options, RegistryUsage usage, RegistryEvents events, Observability.Auditor audit, RegistryReadCache cache)
 {
     // Compiled once per EF model: a process may hold more than one (SQLite and PostgreSQL side by side in the
     // metadata tests, or a database migration), and a compiled query is bound to the model it first ran with.
@@ -76,6 +76,20 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
             return new BlobInfo(digest, row.Size);
         }
         return null;
+    }
+
+    /// <summary>
+    /// <see cref="GetBlobAsync"/> for a pull (blob GET and HEAD): answered from <see cref="RegistryReadCache"/> when it
+    /// remembers the blob, so an unlink made by another replica shows here within <c>Registry:ReadCacheSeconds</c>.
+    /// Mounts and the registry's own reads use the uncached <see cref="GetBlobAsync"/>.
+    /// </summary>
+    public async Task<BlobInfo?> GetBlobForPullAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
+    {
+        if (cache.TryGetBlob(repository, digest, out var cached)) return cached;
+        var ticket = cache.BeginRead();
+        var blob = await GetBlobAsync(repository, digest, cancellationToken);
+        if (blob is not null) cache.RememberBlob(repository, blob, ticket);
+        return blob;
     }
 
     /// <summary>Removes a repository's link to a blob (the bytes stay until garbage collection).</summary>
@@ -238,7 +252,18 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
     // ---- manifests ----
 
     /// <summary>A manifest by tag or digest; null when the repository has none by that reference.</summary>
+    /// <remarks>Answered from <see cref="RegistryReadCache"/> when it remembers the reference: a tag moved or deleted by
+    /// another replica shows here within <c>Registry:ReadCacheSeconds</c>, at once when moved by this one.</remarks>
     public async Task<ManifestRecord?> GetManifestAsync(RepositoryName repository, Reference reference, CancellationToken cancellationToken)
+    {
+        if (cache.TryGetManifest(repository, reference, out var cached)) return cached;
+        var ticket = cache.BeginRead();
+        var manifest = await ReadManifestAsync(repository, reference, cancellationToken);
+        if (manifest is not null) cache.RememberManifest(repository, reference, manifest, ticket);
+        return manifest;
+    }
+
+    private async Task<ManifestRecord?> ReadManifestAsync(RepositoryName repository, Reference reference, CancellationToken cancellationToken)
     {
         var rows = reference.IsDigest
             ? Queries.ManifestByDigestQuery(db, repository.Value, reference.Digest.ToString())
