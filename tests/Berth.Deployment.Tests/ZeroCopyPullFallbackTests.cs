@@ -57,10 +57,28 @@ public sealed class ZeroCopyPullFallbackTests(ITestOutputHelper output)
         Assert.True(Same(blob, await get.Content.ReadAsByteArrayAsync()));
     }
 
-    private static async Task<(string Path, byte[] Blob)> PushAsync(HttpClient client)
+    [Fact]
+    public async Task The_minimum_size_is_honoured_and_a_negative_one_stops_the_start()
+    {
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            BerthServer.StartAsync(output, "http", ["--Auth:Mode", "none", "--Registry:Pull:SendFileMinimumBytes", "-1"]));
+        Assert.Contains("Registry:Pull:SendFileMinimumBytes is -1", refused.Message, StringComparison.Ordinal);
+
+        // Minimum 0: even a 1000-byte blob is written with sendfile (Connection: close).
+        await using var server = await BerthServer.StartAsync(output, "http", ["--Auth:Mode", "none", "--Registry:Pull:SendFileMinimumBytes", "0"]);
+        using var client = new HttpClient { BaseAddress = server.BaseAddress };
+        var (path, blob) = await PushAsync(client, 1000);
+        using var work = new TempDirectory("zero-copy-min");
+        var (status, headers, body) = await CurlAsync(work, new Uri(server.BaseAddress, path), []);
+        Assert.Equal("200 1.1", status);
+        Assert.Contains("connection: close", headers, StringComparison.OrdinalIgnoreCase);
+        Assert.True(Same(blob, body), "the bytes differ");
+    }
+
+    private static async Task<(string Path, byte[] Blob)> PushAsync(HttpClient client, int size = BlobBytes)
     {
         var repository = $"zc{Guid.NewGuid():N}"[..10] + "/app";
-        var blob = RandomNumberGenerator.GetBytes(BlobBytes);
+        var blob = RandomNumberGenerator.GetBytes(size);
         var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(blob));
         using var start = await client.PostAsync($"v2/{repository}/blobs/uploads/", content: null);
         Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
