@@ -12,6 +12,7 @@ using Berth.Server.Observability;
 using Berth.Server.Registry;
 using Berth.Server.Web;
 using Berth.Storage;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -39,6 +40,8 @@ public static class BerthApp
             k.Limits.MaxRequestBodySize = null; // blobs are streamed; manifests are limited by their handler
             k.AddServerHeader = false;
         });
+        // 64 KiB socket receive blocks instead of 4 KiB: a blob push makes a sixteenth of the receives (see the type).
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         AddBerth(builder.Services, builder.Configuration);
         builder.Services.AddBerthWeb();
         builder.Services.AddBerthNotificationDelivery(); // needs the web's data-protection keys (project hook tokens)

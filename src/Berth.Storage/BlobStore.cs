@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.IO.Pipelines;
 using System.Security.Cryptography;
 using Berth.Distribution;
 
@@ -82,12 +83,13 @@ public sealed class BlobStore
     /// <param name="sessionId">The session.</param>
     /// <param name="expectedOffset">When the client sent a Content-Range, the byte offset it starts at; it must
     /// equal the bytes received so far.</param>
-    /// <param name="body">The bytes to append (read to its end).</param>
+    /// <param name="body">The bytes to append, read to its end (a request's <c>BodyReader</c>: its buffers are hashed
+    /// and written as they are, without a copy). Not completed here: the caller owns it.</param>
     /// <param name="cancellationToken">Cancels the copy; bytes already written stay in the session.</param>
     /// <returns>The session's size in bytes after the append.</returns>
     /// <exception cref="RegistryException">BLOB_UPLOAD_UNKNOWN for a missing session; RANGE_INVALID (416) when
     /// <paramref name="expectedOffset"/> is not the current size (the exception's detail carries the size).</exception>
-    public async Task<long> AppendAsync(Guid sessionId, long? expectedOffset, Stream body, CancellationToken cancellationToken)
+    public async Task<long> AppendAsync(Guid sessionId, long? expectedOffset, PipeReader body, CancellationToken cancellationToken)
     {
         var state = _sessions.GetOrAdd(sessionId, _ => new SessionState());
         await state.Lock.WaitAsync(cancellationToken);
@@ -101,7 +103,27 @@ public sealed class BlobStore
         }
     }
 
-    private async Task<long> AppendLockedAsync(Guid sessionId, SessionState state, long? expectedOffset, Stream? body, CancellationToken cancellationToken)
+    /// <summary>Appends a stream to an upload session; see <see cref="AppendAsync(Guid, long?, PipeReader, CancellationToken)"/>.
+    /// The stream is read to its end and left open.</summary>
+    public async Task<long> AppendAsync(Guid sessionId, long? expectedOffset, Stream body, CancellationToken cancellationToken)
+    {
+        var reader = ReaderOf(body);
+        try
+        {
+            return await AppendAsync(sessionId, expectedOffset, reader, cancellationToken);
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    /// <summary>A pipe over a stream for the upload methods that read pipes: the stream is left open (the caller
+    /// completes the reader and disposes the stream) and read <see cref="CopyBufferSize"/> bytes at a time.</summary>
+    public static PipeReader ReaderOf(Stream stream) =>
+        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: CopyBufferSize, minimumReadSize: CopyBufferSize / 4, leaveOpen: true));
+
+    private async Task<long> AppendLockedAsync(Guid sessionId, SessionState state, long? expectedOffset, PipeReader? body, CancellationToken cancellationToken)
     {
         IStorageWriter writer;
         try
@@ -132,38 +154,36 @@ public sealed class BlobStore
     }
 
     /// <summary>
-    /// Copies <paramref name="body"/> into the writer while hashing it, double-buffered: while one full buffer
-    /// is written to storage (and hashed on this thread), the next one is read from the network.
+    /// Copies <paramref name="body"/> into the writer while hashing it, straight from the pipe's buffers (no copy into
+    /// a buffer of ours): it waits for at least <see cref="CopyBufferSize"/> bytes (or the end), starts writing them
+    /// (a gathered write that runs on the thread pool) and hashes the same buffers on this thread meanwhile; only then
+    /// are they released to the pipe, which keeps receiving from the socket all along. Memory use is the pipe's own
+    /// (bounded by the server's read buffer limit), whatever the body's length.
     /// </summary>
-    private static async Task CopyHashingAsync(Stream body, IStorageWriter writer, SessionState state, CancellationToken cancellationToken)
+    private static async Task CopyHashingAsync(PipeReader body, IStorageWriter writer, SessionState state, CancellationToken cancellationToken)
     {
-        var current = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
-        var next = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
-        Task<int>? pendingRead = null;
-        try
+        while (true)
         {
-            int count = await body.ReadAtLeastAsync(current.AsMemory(0, CopyBufferSize), CopyBufferSize, throwOnEndOfStream: false, cancellationToken);
-            while (count > 0)
+            var result = await body.ReadAtLeastAsync(CopyBufferSize, cancellationToken);
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
             {
-                var write = writer.WriteAsync(current.AsMemory(0, count), cancellationToken);
-                pendingRead = body.ReadAtLeastAsync(next.AsMemory(0, CopyBufferSize), CopyBufferSize, throwOnEndOfStream: false, cancellationToken).AsTask();
-                state.Hash!.AppendData(current, 0, count);
-                await write;
-                state.Offset += count;
-                count = await pendingRead;
-                pendingRead = null;
-                (current, next) = (next, current);
+                var write = writer.WriteAsync(buffer, cancellationToken);
+                try
+                {
+                    foreach (var segment in buffer)
+                        state.Hash!.AppendData(segment.Span);
+                }
+                finally
+                {
+                    // The write reads these buffers: they go back to the pipe only once it is done.
+                    await write;
+                }
+                state.Offset += buffer.Length;
             }
-        }
-        finally
-        {
-            if (pendingRead is not null)
-            {
-                // Never hand a buffer back to the pool while a read may still fill it.
-                try { await pendingRead; } catch (Exception) { /* the first failure is already propagating */ }
-            }
-            ArrayPool<byte>.Shared.Return(current);
-            ArrayPool<byte>.Shared.Return(next);
+            body.AdvanceTo(buffer.End);
+            if (result.IsCanceled) throw new OperationCanceledException("the request body's read was cancelled", cancellationToken);
+            if (result.IsCompleted) return;
         }
     }
 
@@ -227,6 +247,33 @@ public sealed class BlobStore
     /// <returns>The blob's size in bytes.</returns>
     /// <exception cref="RegistryException">DIGEST_INVALID, BLOB_UPLOAD_UNKNOWN or RANGE_INVALID.</exception>
     public async Task<long> CompleteUploadAsync(Guid sessionId, Digest expected, long? expectedOffset, Stream? body, CancellationToken cancellationToken,
+        Func<long, CancellationToken, Task>? verified = null)
+    {
+        if (body is null) return await CompleteUploadAsync(sessionId, expected, expectedOffset, (PipeReader?)null, cancellationToken, verified);
+        var reader = ReaderOf(body);
+        try
+        {
+            return await CompleteUploadAsync(sessionId, expected, expectedOffset, reader, cancellationToken, verified);
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    /// <summary>
+    /// Finishes an upload session like <see cref="CompleteUploadAsync(Guid, Digest, long?, Stream?, CancellationToken, Func{long, CancellationToken, Task}?)"/>,
+    /// with the last chunk read from a pipe (a request's <c>BodyReader</c>, not completed here), or none.
+    /// </summary>
+    /// <param name="sessionId">The session.</param>
+    /// <param name="expected">The digest the client claims.</param>
+    /// <param name="expectedOffset">Content-Range start of the last body, when given.</param>
+    /// <param name="body">The last chunk, or null.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <param name="verified">Called with the size in bytes once the digest checked out, before anything is stored.</param>
+    /// <returns>The blob's size in bytes.</returns>
+    /// <exception cref="RegistryException">DIGEST_INVALID, BLOB_UPLOAD_UNKNOWN or RANGE_INVALID.</exception>
+    public async Task<long> CompleteUploadAsync(Guid sessionId, Digest expected, long? expectedOffset, PipeReader? body, CancellationToken cancellationToken,
         Func<long, CancellationToken, Task>? verified = null)
     {
         var state = _sessions.GetOrAdd(sessionId, _ => new SessionState());

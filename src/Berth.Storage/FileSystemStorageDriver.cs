@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace Berth.Storage;
@@ -85,12 +86,13 @@ public sealed class FileSystemStorageDriver : IStorageDriver, IStorageChecks
             if (append)
             {
                 if (!File.Exists(full)) throw new StoragePathNotFoundException(path);
+                // Opened for writing at the current end (not FileMode.Append: every write names its offset).
                 var stream = new FileStream(full, new FileStreamOptions
                 {
-                    Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read | FileShare.Delete,
+                    Mode = FileMode.Open, Access = FileAccess.Write, Share = FileShare.Read | FileShare.Delete,
                     BufferSize = 0, Options = FileOptions.Asynchronous,
                 });
-                return Task.FromResult<IStorageWriter>(new Writer(this, path, full, full, stream));
+                return Task.FromResult<IStorageWriter>(new Writer(this, path, full, full, stream, stream.Length));
             }
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);
             var temp = full + "." + Guid.NewGuid().ToString("N") + ".tmp";
@@ -99,7 +101,7 @@ public sealed class FileSystemStorageDriver : IStorageDriver, IStorageChecks
                 Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read | FileShare.Delete,
                 BufferSize = 0, Options = FileOptions.Asynchronous,
             });
-            return Task.FromResult<IStorageWriter>(new Writer(this, path, full, temp, tempStream));
+            return Task.FromResult<IStorageWriter>(new Writer(this, path, full, temp, tempStream, 0));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -179,16 +181,40 @@ public sealed class FileSystemStorageDriver : IStorageDriver, IStorageChecks
     /// <inheritdoc/>
     public Task<DateTimeOffset?> GetServerTimeAsync(CancellationToken cancellationToken) => Task.FromResult<DateTimeOffset?>(null);
 
-    private sealed class Writer(FileSystemStorageDriver driver, string path, string target, string file, FileStream stream) : IStorageWriter
+    /// <summary>Writes with positional system calls on the file's handle (<c>pwrite</c>, and <c>pwritev</c> for a
+    /// sequence of buffers): no user-space buffer, one call per request-body read whatever its segment count.</summary>
+    private sealed class Writer(FileSystemStorageDriver driver, string path, string target, string file, FileStream stream, long size) : IStorageWriter
     {
+        private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle = stream.SafeFileHandle; // once: each access re-syncs the stream's position
         private bool _done;
+        private long _size = size;
 
-        public long Size => stream.Length;
+        public long Size => _size;
 
-        public ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+        public async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
         {
             ObjectDisposedException.ThrowIf(_done, this);
-            return stream.WriteAsync(buffer, cancellationToken);
+            await RandomAccess.WriteAsync(_handle, buffer, _size, cancellationToken);
+            _size += buffer.Length;
+        }
+
+        public async ValueTask WriteAsync(ReadOnlySequence<byte> buffers, CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_done, this);
+            if (buffers.IsSingleSegment)
+            {
+                await RandomAccess.WriteAsync(_handle, buffers.First, _size, cancellationToken);
+            }
+            else
+            {
+                var segments = new List<ReadOnlyMemory<byte>>();
+                foreach (var segment in buffers)
+                {
+                    if (!segment.IsEmpty) segments.Add(segment);
+                }
+                await RandomAccess.WriteAsync(_handle, segments, _size, cancellationToken);
+            }
+            _size += buffers.Length;
         }
 
         public async Task CommitAsync(CancellationToken cancellationToken)

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Berth.Storage;
 
 /// <summary>
@@ -55,6 +57,15 @@ public interface IStorageWriter : IAsyncDisposable
 
     /// <summary>Appends bytes.</summary>
     ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>Appends a sequence of buffers (e.g. the segments of a request body's pipe), in order. The default
+    /// writes segment by segment; a driver that can gather them into one system call (the filesystem's
+    /// <c>pwritev</c>) overrides it. The buffers are only read, and not used after the returned task completes.</summary>
+    async ValueTask WriteAsync(ReadOnlySequence<byte> buffers, CancellationToken cancellationToken)
+    {
+        foreach (var segment in buffers)
+            await WriteAsync(segment, cancellationToken);
+    }
 
     /// <summary>Makes everything written durable and visible at the path.</summary>
     Task CommitAsync(CancellationToken cancellationToken);

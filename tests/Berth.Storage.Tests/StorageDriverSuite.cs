@@ -546,7 +546,7 @@ public abstract class StorageDriverSuite
         await store.StartUploadAsync(id, Ct);
         await store.AppendAsync(id, 0, new MemoryStream(RandomBytes(1000)), Ct);
         var claimed = Digest.FromHash(Digest.Sha256, SHA256.HashData(Encoding.UTF8.GetBytes("something else")));
-        var ex = await Assert.ThrowsAsync<RegistryException>(() => new BlobStore(Driver).CompleteUploadAsync(id, claimed, null, null, Ct));
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => new BlobStore(Driver).CompleteUploadAsync(id, claimed, null, (Stream?)null, Ct));
         Assert.Equal(ErrorCode.DigestInvalid, ex.Code);
         Assert.Null(await store.StatAsync(claimed, Ct));
         Assert.Null(await store.GetUploadSizeAsync(id, Ct));

@@ -40,7 +40,7 @@ internal static class UploadHandlers
         if (digestText.Length > 0)
         {
             var digest = V2Api.ParseDigest(digestText);
-            await registry.UploadMonolithicAsync(name, digest, context.Request.Body, ct);
+            await registry.UploadMonolithicAsync(name, digest, context.Request.BodyReader, ct);
             BlobCreated(context, name, digest);
             return;
         }
@@ -60,7 +60,7 @@ internal static class UploadHandlers
     {
         var registry = context.RequestServices.GetRequiredService<RegistryService>();
         long? offset = ParseContentRange(context);
-        long size = await WithRangeOnError(context, name, id, () => registry.AppendUploadAsync(name, id, offset, context.Request.Body, context.RequestAborted));
+        long size = await WithRangeOnError(context, name, id, () => registry.AppendUploadAsync(name, id, offset, context.Request.BodyReader, context.RequestAborted));
         UploadAccepted(context, name, id, size, StatusCodes.Status202Accepted);
     }
 
@@ -75,7 +75,7 @@ internal static class UploadHandlers
         // A body of unknown length has no Content-Length, and over HTTP/2 no Transfer-Encoding either: only a
         // declared length of 0 means "no final chunk" (reading an absent body just yields no bytes).
         bool hasBody = context.Request.ContentLength != 0;
-        await WithRangeOnError(context, name, id, () => registry.CompleteUploadAsync(name, id, digest, offset, hasBody ? context.Request.Body : null, context.RequestAborted));
+        await WithRangeOnError(context, name, id, () => registry.CompleteUploadAsync(name, id, digest, offset, hasBody ? context.Request.BodyReader : null, context.RequestAborted));
         BlobCreated(context, name, digest);
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Berth.Storage;
@@ -113,6 +114,21 @@ public sealed class InstrumentedStorageDriver(IStorageDriver inner) : IStorageDr
             try
             {
                 await inner.WriteAsync(buffer, cancellationToken);
+                driver.Observe("write", start, failed: false);
+            }
+            catch (Exception ex) when (!IsOutcome(ex))
+            {
+                driver.Observe("write", start, failed: true);
+                throw;
+            }
+        }
+
+        public async ValueTask WriteAsync(ReadOnlySequence<byte> buffers, CancellationToken cancellationToken)
+        {
+            long start = Stopwatch.GetTimestamp();
+            try
+            {
+                await inner.WriteAsync(buffers, cancellationToken);
                 driver.Observe("write", start, failed: false);
             }
             catch (Exception ex) when (!IsOutcome(ex))

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Text.Json;
 using Berth.Distribution;
 using Berth.Metadata;
@@ -174,8 +175,15 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
         return await blobs.GetUploadSizeAsync(id, cancellationToken) ?? throw UploadUnknown(id);
     }
 
-    /// <summary>Appends a chunk (PATCH). See <see cref="BlobStore.AppendAsync"/>.</summary>
+    /// <summary>Appends a chunk (PATCH). See <see cref="BlobStore.AppendAsync(Guid, long?, Stream, CancellationToken)"/>.</summary>
     public async Task<long> AppendUploadAsync(RepositoryName repository, Guid id, long? offset, Stream body, CancellationToken cancellationToken)
+    {
+        await RequireUploadAsync(repository, id, cancellationToken);
+        return await blobs.AppendAsync(id, offset, body, cancellationToken);
+    }
+
+    /// <summary>Appends a chunk (PATCH) read from the request's pipe. See <see cref="BlobStore.AppendAsync(Guid, long?, PipeReader, CancellationToken)"/>.</summary>
+    public async Task<long> AppendUploadAsync(RepositoryName repository, Guid id, long? offset, PipeReader body, CancellationToken cancellationToken)
     {
         await RequireUploadAsync(repository, id, cancellationToken);
         return await blobs.AppendAsync(id, offset, body, cancellationToken);
@@ -184,6 +192,23 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
     /// <summary>Finishes an upload session (PUT): verifies the digest, stores the blob, links it into the repository.</summary>
     /// <returns>The blob's size in bytes.</returns>
     public async Task<long> CompleteUploadAsync(RepositoryName repository, Guid id, Digest digest, long? offset, Stream? body, CancellationToken cancellationToken)
+    {
+        if (body is null) return await CompleteUploadAsync(repository, id, digest, offset, (PipeReader?)null, cancellationToken);
+        var reader = BlobStore.ReaderOf(body);
+        try
+        {
+            return await CompleteUploadAsync(repository, id, digest, offset, reader, cancellationToken);
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    /// <summary>Finishes an upload session (PUT) with the last chunk, if any, read from the request's pipe: verifies the
+    /// digest, stores the blob, links it into the repository.</summary>
+    /// <returns>The blob's size in bytes.</returns>
+    public async Task<long> CompleteUploadAsync(RepositoryName repository, Guid id, Digest digest, long? offset, PipeReader? body, CancellationToken cancellationToken)
     {
         long repositoryId = await RequireUploadAsync(repository, id, cancellationToken);
         long size;
@@ -223,6 +248,20 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
 
     /// <summary>Monolithic upload (POST or PUT with the whole blob): streams, verifies and stores in one request.</summary>
     public async Task<long> UploadMonolithicAsync(RepositoryName repository, Digest digest, Stream body, CancellationToken cancellationToken)
+    {
+        var reader = BlobStore.ReaderOf(body);
+        try
+        {
+            return await UploadMonolithicAsync(repository, digest, reader, cancellationToken);
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    /// <summary>Monolithic upload read from the request's pipe (its buffers hashed and written without a copy).</summary>
+    public async Task<long> UploadMonolithicAsync(RepositoryName repository, Digest digest, PipeReader body, CancellationToken cancellationToken)
     {
         var id = await StartUploadAsync(repository, cancellationToken);
         try
