@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using Berth.Distribution;
@@ -247,6 +248,55 @@ public abstract class StorageDriverSuite
         }
         Assert.Equal(first.Concat(second).ToArray(), await ReadAsync("resume"));
         Assert.Equal(3000, (await Driver.StatAsync("resume", Ct))!.Size);
+    }
+
+    [Fact]
+    public async Task A_sequence_of_buffers_is_written_in_order_also_when_appending()
+    {
+        // What a request body's pipe hands over: several segments, an empty one among them.
+        var content = RandomBytes(300_000);
+        await using (var writer = await Driver.OpenWriterAsync("gathered", append: false, Ct))
+        {
+            await writer.WriteAsync(Segments(content, 0, 65_536, 0, 65_536, 1, 18_927), Ct);
+            Assert.Equal(150_000, writer.Size);
+            await writer.CommitAsync(Ct);
+        }
+        await using (var writer = await Driver.OpenWriterAsync("gathered", append: true, Ct))
+        {
+            await writer.WriteAsync(Segments(content, 150_000, 100_000), Ct); // a single segment
+            await writer.WriteAsync(Segments(content, 250_000, 7, 49_993), Ct);
+            Assert.Equal(300_000, writer.Size);
+            await writer.CommitAsync(Ct);
+        }
+        Assert.Equal(content, await ReadAsync("gathered"));
+        Assert.Equal(300_000, (await Driver.StatAsync("gathered", Ct))!.Size);
+    }
+
+    /// <summary>Bytes of <paramref name="content"/> from <paramref name="start"/> as a sequence of segments of the given lengths.</summary>
+    private static ReadOnlySequence<byte> Segments(byte[] content, int start, params int[] lengths)
+    {
+        BufferSegment? first = null, last = null;
+        foreach (var length in lengths)
+        {
+            var segment = new BufferSegment(content.AsMemory(start, length), last);
+            first ??= segment;
+            last = segment;
+            start += length;
+        }
+        return new ReadOnlySequence<byte>(first!, 0, last!, last!.Memory.Length);
+    }
+
+    private sealed class BufferSegment : ReadOnlySequenceSegment<byte>
+    {
+        public BufferSegment(ReadOnlyMemory<byte> memory, BufferSegment? previous)
+        {
+            Memory = memory;
+            if (previous is not null)
+            {
+                RunningIndex = previous.RunningIndex + previous.Memory.Length;
+                previous.Next = this;
+            }
+        }
     }
 
     [Fact]
@@ -536,6 +586,62 @@ public abstract class StorageDriverSuite
         await using var read = await replicaA.OpenReadAsync(digest, 0, Ct);
         Assert.Equal(SHA256.HashData(content), await SHA256.HashDataAsync(read, Ct));
         Assert.Null(await replicaA.GetUploadSizeAsync(id, Ct));
+    }
+
+    [Fact]
+    public async Task A_body_that_breaks_off_mid_chunk_leaves_a_resumable_session_and_no_blob()
+    {
+        // A client that disconnects mid-PATCH: the body's read fails after some bytes. What was written stays in the
+        // session; the client asks for the size and sends the rest from there; the digest covers exactly the file.
+        var store = new BlobStore(Driver);
+        var id = Guid.NewGuid();
+        await store.StartUploadAsync(id, Ct);
+        var content = RandomBytes(2 * 1024 * 1024 + 4321);
+        var digest = Digest.FromHash(Digest.Sha256, SHA256.HashData(content));
+        await store.AppendAsync(id, 0, new MemoryStream(content, 0, 100_000), Ct);
+        await Assert.ThrowsAsync<IOException>(() => store.AppendAsync(id, 100_000, new BreakingStream(content, 100_000, 1_500_000), Ct));
+        Assert.Null(await store.StatAsync(digest, Ct));
+        long size = (await store.GetUploadSizeAsync(id, Ct))!.Value;
+        Assert.InRange(size, 100_000, 1_600_000);
+        var rest = new MemoryStream(content, (int)size, content.Length - (int)size);
+        Assert.Equal(content.Length, await store.CompleteUploadAsync(id, digest, size, rest, Ct));
+        await using var read = await store.OpenReadAsync(digest, 0, Ct);
+        Assert.Equal(SHA256.HashData(content), await SHA256.HashDataAsync(read, Ct));
+    }
+
+    /// <summary>Gives <paramref name="count"/> bytes of <paramref name="content"/> from <paramref name="offset"/> in
+    /// pieces of up to 64 KiB, then fails like a connection reset.</summary>
+    private sealed class BreakingStream(byte[] content, int offset, int count) : Stream
+    {
+        private int _position = offset;
+        private readonly int _end = offset + count;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_position >= _end) throw new IOException("connection reset by peer (test)");
+            int n = Math.Min(Math.Min(buffer.Length, 65_536), _end - _position);
+            content.AsSpan(_position, n).CopyTo(buffer);
+            _position += n;
+            return n;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(Read(buffer.Span));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Task.FromResult(Read(buffer.AsSpan(offset, count)));
     }
 
     [Fact]
