@@ -177,10 +177,7 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
     private async Task<CredentialResult> ValidatePersonalAccessTokenAsync(string? username, string secret, CancellationToken cancellationToken)
     {
         var hash = SecretTokens.Hash(secret);
-        var row = await (from t in db.PersonalAccessTokens
-                         join u in db.Users on t.UserId equals u.Id
-                         where t.TokenHash == hash
-                         select new { Token = t, User = u }).FirstOrDefaultAsync(cancellationToken);
+        var row = await HotQueries.For(db).PersonalAccessToken(db, hash, cancellationToken);
         if (row is null || !SecretTokens.HashEquals(row.Token.TokenHash, hash))
             return CredentialResult.Fail(CredentialFailure.Invalid, "invalid username or token");
         if (username is not null && !string.Equals(username, row.User.Username, StringComparison.OrdinalIgnoreCase))
@@ -265,12 +262,7 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
         int accountFailures = 0, perAddress = 0;
         if (userKey is not null || addressKey is not null)
         {
-            var counts = await db.FailedSignIns
-                .Where(f => f.At > since && (f.Key == userKey || f.Key == addressKey))
-                .GroupBy(f => f.Key)
-                .Select(g => new { g.Key, Count = g.Count() })
-                .ToListAsync(cancellationToken);
-            foreach (var c in counts)
+            await foreach (var c in HotQueries.For(db).FailureCounts(db, since, userKey, addressKey).WithCancellation(cancellationToken))
             {
                 if (c.Key == userKey) accountFailures = c.Count;
                 else if (c.Key == addressKey) perAddress = c.Count;
@@ -299,4 +291,39 @@ public sealed class CredentialValidator(BerthDbContext db, PasswordHashing passw
             await db.FailedSignIns.Where(f => f.At < old).ExecuteDeleteAsync(cancellationToken);
         }
     }
+}
+
+/// <summary>
+/// The token service's per-sign-in queries, compiled once per EF model (SQLite and PostgreSQL may both be loaded in one
+/// process, and a compiled query is bound to the model it first ran with): no expression-tree walk, query-cache lookup
+/// or SQL generation per token request.
+/// </summary>
+internal sealed class HotQueries
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, HotQueries> ByModel = new();
+
+    /// <summary>The compiled queries for <paramref name="db"/>'s model.</summary>
+    public static HotQueries For(BerthDbContext db) => ByModel.GetValue(db.Model, _ => new HotQueries());
+
+    /// <summary>A personal access token and its user, by the token's hash.</summary>
+    public readonly Func<BerthDbContext, string, CancellationToken, Task<TokenAndUser?>> PersonalAccessToken =
+        EF.CompileAsyncQuery((BerthDbContext ctx, string hash, CancellationToken ct) =>
+            (from t in ctx.PersonalAccessTokens
+             join u in ctx.Users on t.UserId equals u.Id
+             where t.TokenHash == hash
+             select new TokenAndUser(t, u)).FirstOrDefault());
+
+    /// <summary>Failed sign-ins since a time, counted per key, for an account key and an address key (either may be null).</summary>
+    public readonly Func<BerthDbContext, DateTime, string?, string?, IAsyncEnumerable<KeyCount>> FailureCounts =
+        EF.CompileAsyncQuery((BerthDbContext ctx, DateTime since, string? userKey, string? addressKey) =>
+            ctx.FailedSignIns
+                .Where(f => f.At > since && (f.Key == userKey || f.Key == addressKey))
+                .GroupBy(f => f.Key)
+                .Select(g => new KeyCount(g.Key, g.Count())));
+
+    /// <summary>A token with its user.</summary>
+    public sealed record TokenAndUser(PersonalAccessTokenEntity Token, UserEntity User);
+
+    /// <summary>How many rows a key has.</summary>
+    public sealed record KeyCount(string Key, int Count);
 }
