@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 using Berth.ScaleOut.Tests.Infrastructure;
 
@@ -203,6 +204,72 @@ public sealed class ScaleOutTests(ScaleOutFixture fixture, ITestOutputHelper out
             Assert.Equal("PostgreSQL", checks["database"]);
             Assert.Equal("s3", checks["storage"]);
         }
+    }
+
+    [Fact]
+    public async Task A_tag_moved_or_deleted_through_one_replica_is_served_by_the_other_within_the_read_cache_lifetime()
+    {
+        // The replicas run with the default Registry:ReadCacheSeconds = 1: replica B may serve what it remembered for
+        // at most a second after replica A's write; replica A serves its own write at once.
+        var repository = Repository("cached");
+        var (a, b) = (fixture.Replicas[0], fixture.Replicas[1]);
+        var token = await fixture.TokenAsync(a.BaseAddress, Scope(repository) + ",delete");
+        using var clientA = fixture.Client(a.BaseAddress, token);
+        using var clientB = fixture.Client(b.BaseAddress, token);
+
+        async Task<string> PushAsync(string tag)
+        {
+            var config = Encoding.UTF8.GetBytes($$"""{"architecture":"amd64","os":"linux","created":"{{Guid.NewGuid()}}"}""");
+            var configDigest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(config));
+            using (var blob = await clientA.PostAsync($"v2/{repository}/blobs/uploads/?digest={configDigest}", new ByteArrayContent(config)))
+                Assert.True(blob.StatusCode == HttpStatusCode.Created, $"{blob.StatusCode} {await blob.Content.ReadAsStringAsync()}\n{fixture.Logs()}");
+            var manifest = Encoding.UTF8.GetBytes($$"""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{configDigest}}","size":{{config.Length}}},"layers":[]}""");
+            using var content = new ByteArrayContent(manifest);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/vnd.oci.image.manifest.v1+json");
+            using var put = await clientA.PutAsync($"v2/{repository}/manifests/{tag}", content);
+            Assert.True(put.StatusCode == HttpStatusCode.Created, $"{put.StatusCode} {await put.Content.ReadAsStringAsync()}\n{fixture.Logs()}");
+            return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(manifest));
+        }
+
+        static async Task<string?> ServedAsync(HttpClient client, string path)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Accept.ParseAdd("application/vnd.oci.image.manifest.v1+json");
+            using var response = await client.SendAsync(request);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                Assert.Contains("MANIFEST_UNKNOWN", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+                return null;
+            }
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return response.Headers.GetValues("Docker-Content-Digest").Single();
+        }
+
+        // Polls replica B until it serves what replica A wrote; fails when that takes longer than the bound plus slack
+        // for a busy test machine.
+        async Task<TimeSpan> ConvergesAsync(string path, string? expected)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (await ServedAsync(clientB, path) != expected)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1 + 4), $"replica B still serves the old answer for {path} after {clock.Elapsed}\n{fixture.Logs()}");
+                await Task.Delay(50);
+            }
+            return clock.Elapsed;
+        }
+
+        var first = await PushAsync("moving");
+        Assert.Equal(first, await ServedAsync(clientB, $"v2/{repository}/manifests/moving"));
+        Assert.Equal(first, await ServedAsync(clientB, $"v2/{repository}/manifests/moving")); // remembered by B now
+
+        var second = await PushAsync("moving");
+        Assert.Equal(second, await ServedAsync(clientA, $"v2/{repository}/manifests/moving")); // A: its own write, at once
+        output.WriteLine($"moved tag served by B after {await ConvergesAsync($"v2/{repository}/manifests/moving", second)}");
+
+        using (var delete = await clientA.DeleteAsync($"v2/{repository}/manifests/moving"))
+            Assert.True(delete.StatusCode == HttpStatusCode.Accepted, $"{delete.StatusCode} {await delete.Content.ReadAsStringAsync()}");
+        Assert.Null(await ServedAsync(clientA, $"v2/{repository}/manifests/moving"));
+        output.WriteLine($"deleted tag answered 404 by B after {await ConvergesAsync($"v2/{repository}/manifests/moving", null)}");
     }
 
     /// <summary>Sends a slice of a buffer in pieces with pauses; signals once <paramref name="signalAfter"/> bytes are out.</summary>
