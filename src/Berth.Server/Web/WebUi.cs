@@ -39,7 +39,21 @@ public static class WebUi
         services.AddScoped<InstanceSettings>();
         services.AddScoped<RegistryBrowser>();
         services.AddScoped<WebAccess>();
+        RemoveEagerKeyRingLoad(services); // last: cookie authentication and anti-forgery add data protection again
         return services;
+    }
+
+    /// <summary>The framework's hosted service that loads (and on a fresh database creates) the data-protection key ring
+    /// before the server listens. Berth loads it on first use instead (the first web page, sign-in or project hook
+    /// delivery): the registry API and the token service never use it, and reading and parsing the key XML from the
+    /// database was a large part of the time between "Berth ready" and the first <c>/v2/</c> answer.</summary>
+    internal const string EagerKeyRingServiceName = "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService";
+
+    private static void RemoveEagerKeyRingLoad(IServiceCollection services)
+    {
+        foreach (var descriptor in services.Where(d => d.ServiceType == typeof(IHostedService) && !d.IsKeyedService
+                     && d.ImplementationType?.FullName == EagerKeyRingServiceName).ToList())
+            services.Remove(descriptor);
     }
 
     /// <summary>Error pages (404, 403, …) for the UI's own paths only; API answers keep their bodies.</summary>
