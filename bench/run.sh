@@ -45,10 +45,14 @@ case "$(uname -m)" in
   *) rid=linux-x64 ;;
 esac
 echo "bench: publishing Berth (Release, $rid, ReadyToRun) into .artifacts/bench" >&2
+# A fresh output folder each time: publishing over an earlier single-file output has left it without the SQLite
+# native library (libe_sqlite3.so) that must sit beside the executable.
+rm -rf .artifacts/bench/berth
 dotnet publish src/Berth.Server/Berth.Server.csproj -p:PublishProfile="$rid" --artifacts-path .artifacts/bench/build \
   -o .artifacts/bench/berth -nologo -v q -clp:ErrorsOnly >&2
 berth=.artifacts/bench/berth/berth
 [[ -x "$berth" ]] || { echo "bench: the publish made no $berth" >&2; exit 1; }
+[[ -f .artifacts/bench/berth/libe_sqlite3.so ]] || { echo "bench: the publish put no libe_sqlite3.so beside $berth" >&2; exit 1; }
 
 # The harness bounds each step itself; this is the backstop (it still cleans up on SIGTERM).
 exec timeout -k 20 1200 python3 bench/harness.py --berth "$berth" "${quick[@]}" "${rest[@]}"
