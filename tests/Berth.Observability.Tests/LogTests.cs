@@ -93,6 +93,12 @@ public sealed class LogTests
             && l.GetProperty("state").GetProperty("Repository").GetString() == "logs/app"
             && l.GetProperty("state").GetProperty("Digest").GetString()!.StartsWith("sha256:", StringComparison.Ordinal)
             && l.GetProperty("state").GetProperty("User").GetString() == "pushy");
+        // Bytes in: the 4 KiB layer PATCH (the upload path reads the request's PipeReader) and the manifest PUT (read
+        // as a stream) are both counted.
+        static string State(JsonElement line, string name) => line.GetProperty("state").GetProperty(name).ToString();
+        Assert.Contains(pushLines, l => State(l, "Method") == "PATCH" && State(l, "BytesIn") == "4096");
+        Assert.Contains(pushLines, l => State(l, "Method") == "PUT" && State(l, "Path").Contains("/manifests/", StringComparison.Ordinal)
+            && long.Parse(State(l, "BytesIn"), System.Globalization.CultureInfo.InvariantCulture) > 100);
         // Auth events: the failed sign-in with its reason.
         Assert.Contains(lines, l => Message(l).Contains("Sign-in refused for pushy", StringComparison.Ordinal));
     }

@@ -21,9 +21,12 @@ namespace Berth.Server.Api;
 /// <para>Why around Kestrel, and why <c>Connection: close</c>: Kestrel owns the socket's send side through its
 /// output pipe and a sender loop. Bytes written to the socket directly are only in order with Kestrel's when
 /// Kestrel has nothing queued and writes nothing afterwards. Nothing is queued when this request's response has
-/// not started (<see cref="HttpResponse.HasStarted"/> false) and the client does not pipeline (it only sends a
-/// request after reading the previous response in full; a pipelined request already waiting in the socket falls
-/// back). Nothing is written afterwards because the handler closes the connection: it announces
+/// not started (<see cref="HttpResponse.HasStarted"/> false) and the client does not pipeline: a client that sends
+/// a request only after reading the previous response in full has received every byte Kestrel wrote before it.
+/// A pipelining client is not supported on this path (no registry client, curl or nginx pipelines): the
+/// <c>Available</c> check below only sees a next request still in the kernel's buffer, not one Kestrel has already
+/// read, and it cannot see an earlier response still in Kestrel's output pipe; behind a proxy that pipelines,
+/// turn <c>Registry:Pull:SendFile</c> off. Nothing is written afterwards because the handler closes the connection: it announces
 /// <c>Connection: close</c>, half-closes the socket (<c>shutdown(SHUT_WR)</c>: FIN after the queued bytes), waits
 /// until the client has acknowledged every byte or closed, then <see cref="HttpContext.Abort"/>s the connection so
 /// Kestrel neither writes its own response nor reads a next request. Kestrel aborts with a reset (SO_LINGER 0),
@@ -63,7 +66,7 @@ internal static partial class ZeroCopyBlobResponse
         if (socket is null || socket.SocketType != SocketType.Stream) return null;
         try
         {
-            // A pipelined next request already waiting: Kestrel may still be sending an earlier response.
+            // A pipelined next request still in the kernel's buffer (a partial guard: see the remarks).
             if (!socket.Connected || socket.Available > 0) return null;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
@@ -185,7 +188,18 @@ internal static partial class ZeroCopyBlobResponse
         if (!OperatingSystem.IsLinux()) return -1;
         try
         {
-            return NativeMethods.ioctl((int)socket.Handle, NativeMethods.TIOCOUTQ, out int queued) == 0 ? queued : -1;
+            // Hold the handle so Kestrel closing the socket meanwhile cannot make the descriptor number another file's.
+            var handle = socket.SafeHandle;
+            bool added = false;
+            try
+            {
+                handle.DangerousAddRef(ref added);
+                return NativeMethods.ioctl((int)handle.DangerousGetHandle(), NativeMethods.TIOCOUTQ, out int queued) == 0 ? queued : -1;
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
         }
         catch (Exception ex) when (ex is ObjectDisposedException or DllNotFoundException or EntryPointNotFoundException)
         {

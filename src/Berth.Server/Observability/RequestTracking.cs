@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http.Features;
 using System.Text.RegularExpressions;
 using Berth.Server.Auth;
 
@@ -41,8 +44,13 @@ public static partial class RequestTracking
         var id = incoming.Length > 0 && ValidId().IsMatch(incoming) ? incoming : Guid.NewGuid().ToString("N");
         context.TraceIdentifier = id;
         context.Response.Headers[Header] = id;
+        // Bytes in are counted on both ways a handler can read the body: the stream (most endpoints) and the
+        // PipeReader (uploads, which hash and write the pipe's own segments). The pipe feature is replaced too: with
+        // only Body replaced, Kestrel's BodyReader would wrap the replacement stream (one more copy of every byte).
+        var pipeCounter = new CountingPipeReader(context.Request.BodyReader);
         var counter = new CountingReadStream(context.Request.Body);
         context.Request.Body = counter;
+        context.Features.Set<IRequestBodyPipeFeature>(pipeCounter);
         long start = Stopwatch.GetTimestamp();
         using (logger.BeginScope(new RequestScope(id)))
         {
@@ -68,9 +76,9 @@ public static partial class RequestTracking
                 // Kestrel's response never started: its status is the one written, not 499.
                 int status = direct is not null ? direct.StatusCode
                     : context.RequestAborted.IsCancellationRequested && !response.HasStarted ? 499 : response.StatusCode;
-                LogAccess(logger, request.Method, path, status, counter.Count, bytesOut, Math.Round(elapsed.TotalMilliseconds, 1), user,
+                LogAccess(logger, request.Method, path, status, counter.Count + pipeCounter.Count, bytesOut, Math.Round(elapsed.TotalMilliseconds, 1), user,
                     repository ?? "-", digest.Length == 0 ? "-" : digest, tokenId ?? "-");
-                BerthMetrics.ObserveRequest(route, request.Method, status, counter.Count, bytesOut, elapsed);
+                BerthMetrics.ObserveRequest(route, request.Method, status, counter.Count + pipeCounter.Count, bytesOut, elapsed);
             }
         }
     }
@@ -115,7 +123,43 @@ public static partial class RequestTracking
         public override string ToString() => "RequestId:" + id;
     }
 
-    /// <summary>Counts the bytes read from the request body (bytes in).</summary>
+    /// <summary>Counts the bytes consumed from the request body through its <see cref="PipeReader"/> (bytes in):
+    /// what a reader passes to <c>AdvanceTo</c> as consumed, measured on the buffer its last read returned.</summary>
+    private sealed class CountingPipeReader(PipeReader inner) : PipeReader, IRequestBodyPipeFeature
+    {
+        private ReadOnlySequence<byte> _last;
+        public long Count { get; private set; }
+        public PipeReader Reader => this;
+
+        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            var result = await inner.ReadAsync(cancellationToken);
+            _last = result.Buffer;
+            return result;
+        }
+
+        public override bool TryRead(out ReadResult result)
+        {
+            if (!inner.TryRead(out result)) return false;
+            _last = result.Buffer;
+            return true;
+        }
+
+        public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+        {
+            if (_last.Length > 0) Count += _last.Slice(_last.Start, consumed).Length;
+            _last = default;
+            inner.AdvanceTo(consumed, examined);
+        }
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+    }
+
+    /// <summary>Counts the bytes read from the request body through its stream (bytes in).</summary>
     private sealed class CountingReadStream(Stream inner) : Stream
     {
         public long Count { get; private set; }

@@ -77,15 +77,43 @@ public sealed class RollingFileLoggerProvider : ILoggerProvider, ISupportExterna
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                     {
                         failed = true;
-                        await Console.Error.WriteLineAsync($"berth: cannot write the log file {_path}: {ex.Message}; file logging is off until restart");
+                        await ReportAsync($"berth: cannot write the log file {_path}: {ex.Message}; file logging is off until restart");
                     }
                 }
-                if (stream is not null && !failed) await stream.FlushAsync();
+                try
+                {
+                    // A full disk usually shows here (the 64 KiB buffer), not at WriteAsync.
+                    if (stream is not null && !failed) await stream.FlushAsync();
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    failed = true;
+                    await ReportAsync($"berth: cannot write the log file {_path}: {ex.Message}; file logging is off until restart");
+                }
             }
         }
         finally
         {
-            if (stream is not null) await stream.DisposeAsync();
+            try
+            {
+                if (stream is not null) await stream.DisposeAsync();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The lines still buffered could not be written: already reported, or the disk filled at the end.
+            }
+        }
+    }
+
+    /// <summary>Tells standard error that file logging stopped; never throws (standard error may be closed too).</summary>
+    private static async Task ReportAsync(string message)
+    {
+        try
+        {
+            await Console.Error.WriteLineAsync(message);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or NotSupportedException)
+        {
         }
     }
 
