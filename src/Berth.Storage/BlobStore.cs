@@ -105,23 +105,28 @@ public sealed class BlobStore
 
     /// <summary>Appends a stream to an upload session; see <see cref="AppendAsync(Guid, long?, PipeReader, CancellationToken)"/>.
     /// The stream is read to its end and left open.</summary>
-    public async Task<long> AppendAsync(Guid sessionId, long? expectedOffset, Stream body, CancellationToken cancellationToken)
+    public Task<long> AppendAsync(Guid sessionId, long? expectedOffset, Stream body, CancellationToken cancellationToken) =>
+        ReadThroughPipeAsync(body, reader => AppendAsync(sessionId, expectedOffset, reader, cancellationToken));
+
+    /// <summary>Runs an upload method that reads a pipe on a stream instead: the pipe reads the stream
+    /// <see cref="CopyBufferSize"/> bytes at a time, is completed when <paramref name="read"/> ends, and leaves the
+    /// stream open (its owner disposes it).</summary>
+    /// <typeparam name="T">What <paramref name="read"/> returns.</typeparam>
+    /// <param name="stream">The body.</param>
+    /// <param name="read">The pipe-reading method.</param>
+    /// <returns>What <paramref name="read"/> returned; its exceptions propagate.</returns>
+    public static async Task<T> ReadThroughPipeAsync<T>(Stream stream, Func<PipeReader, Task<T>> read)
     {
-        var reader = ReaderOf(body);
+        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: CopyBufferSize, minimumReadSize: CopyBufferSize / 4, leaveOpen: true));
         try
         {
-            return await AppendAsync(sessionId, expectedOffset, reader, cancellationToken);
+            return await read(reader);
         }
         finally
         {
             await reader.CompleteAsync();
         }
     }
-
-    /// <summary>A pipe over a stream for the upload methods that read pipes: the stream is left open (the caller
-    /// completes the reader and disposes the stream) and read <see cref="CopyBufferSize"/> bytes at a time.</summary>
-    public static PipeReader ReaderOf(Stream stream) =>
-        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: CopyBufferSize, minimumReadSize: CopyBufferSize / 4, leaveOpen: true));
 
     private async Task<long> AppendLockedAsync(Guid sessionId, SessionState state, long? expectedOffset, PipeReader? body, CancellationToken cancellationToken)
     {
@@ -246,20 +251,11 @@ public sealed class BlobStore
     /// (a quota check); when it throws, the session's bytes are deleted and the exception propagates.</param>
     /// <returns>The blob's size in bytes.</returns>
     /// <exception cref="RegistryException">DIGEST_INVALID, BLOB_UPLOAD_UNKNOWN or RANGE_INVALID.</exception>
-    public async Task<long> CompleteUploadAsync(Guid sessionId, Digest expected, long? expectedOffset, Stream? body, CancellationToken cancellationToken,
-        Func<long, CancellationToken, Task>? verified = null)
-    {
-        if (body is null) return await CompleteUploadAsync(sessionId, expected, expectedOffset, (PipeReader?)null, cancellationToken, verified);
-        var reader = ReaderOf(body);
-        try
-        {
-            return await CompleteUploadAsync(sessionId, expected, expectedOffset, reader, cancellationToken, verified);
-        }
-        finally
-        {
-            await reader.CompleteAsync();
-        }
-    }
+    public Task<long> CompleteUploadAsync(Guid sessionId, Digest expected, long? expectedOffset, Stream? body, CancellationToken cancellationToken,
+        Func<long, CancellationToken, Task>? verified = null) =>
+        body is null
+            ? CompleteUploadAsync(sessionId, expected, expectedOffset, (PipeReader?)null, cancellationToken, verified)
+            : ReadThroughPipeAsync(body, reader => CompleteUploadAsync(sessionId, expected, expectedOffset, reader, cancellationToken, verified));
 
     /// <summary>
     /// Finishes an upload session like <see cref="CompleteUploadAsync(Guid, Digest, long?, Stream?, CancellationToken, Func{long, CancellationToken, Task}?)"/>,

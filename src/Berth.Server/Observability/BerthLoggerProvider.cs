@@ -185,14 +185,7 @@ public sealed class BerthLoggerProvider : ILoggerProvider, ISupportExternalScope
                 catch (Exception ex) when (ex is IOException or ObjectDisposedException or NotSupportedException)
                 {
                     failed = true; // lines keep being taken off the queue, so it does not hold 50 000 of them for nothing
-                    try
-                    {
-                        await Console.Error.WriteLineAsync($"berth: cannot write the console log: {ex.Message}; console logging is off until restart");
-                    }
-                    catch (Exception report) when (report is IOException or ObjectDisposedException or NotSupportedException)
-                    {
-                        // Standard error is gone too: nothing left to tell.
-                    }
+                    await RollingFileLoggerProvider.ReportAsync($"berth: cannot write the console log: {ex.Message}; console logging is off until restart");
                 }
             }
         }

@@ -105,8 +105,9 @@ public sealed class RollingFileLoggerProvider : ILoggerProvider, ISupportExterna
         }
     }
 
-    /// <summary>Tells standard error that file logging stopped; never throws (standard error may be closed too).</summary>
-    private static async Task ReportAsync(string message)
+    /// <summary>Tells standard error that a log output stopped (the file here, the console in
+    /// <see cref="BerthLoggerProvider"/>); never throws: standard error may be gone too.</summary>
+    internal static async Task ReportAsync(string message)
     {
         try
         {

@@ -191,19 +191,10 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
 
     /// <summary>Finishes an upload session (PUT): verifies the digest, stores the blob, links it into the repository.</summary>
     /// <returns>The blob's size in bytes.</returns>
-    public async Task<long> CompleteUploadAsync(RepositoryName repository, Guid id, Digest digest, long? offset, Stream? body, CancellationToken cancellationToken)
-    {
-        if (body is null) return await CompleteUploadAsync(repository, id, digest, offset, (PipeReader?)null, cancellationToken);
-        var reader = BlobStore.ReaderOf(body);
-        try
-        {
-            return await CompleteUploadAsync(repository, id, digest, offset, reader, cancellationToken);
-        }
-        finally
-        {
-            await reader.CompleteAsync();
-        }
-    }
+    public Task<long> CompleteUploadAsync(RepositoryName repository, Guid id, Digest digest, long? offset, Stream? body, CancellationToken cancellationToken) =>
+        body is null
+            ? CompleteUploadAsync(repository, id, digest, offset, (PipeReader?)null, cancellationToken)
+            : BlobStore.ReadThroughPipeAsync(body, reader => CompleteUploadAsync(repository, id, digest, offset, reader, cancellationToken));
 
     /// <summary>Finishes an upload session (PUT) with the last chunk, if any, read from the request's pipe: verifies the
     /// digest, stores the blob, links it into the repository.</summary>
@@ -247,18 +238,8 @@ public sealed class RegistryService(BerthDbContext db, BlobStore blobs, TimeProv
     }
 
     /// <summary>Monolithic upload (POST or PUT with the whole blob): streams, verifies and stores in one request.</summary>
-    public async Task<long> UploadMonolithicAsync(RepositoryName repository, Digest digest, Stream body, CancellationToken cancellationToken)
-    {
-        var reader = BlobStore.ReaderOf(body);
-        try
-        {
-            return await UploadMonolithicAsync(repository, digest, reader, cancellationToken);
-        }
-        finally
-        {
-            await reader.CompleteAsync();
-        }
-    }
+    public Task<long> UploadMonolithicAsync(RepositoryName repository, Digest digest, Stream body, CancellationToken cancellationToken) =>
+        BlobStore.ReadThroughPipeAsync(body, reader => UploadMonolithicAsync(repository, digest, reader, cancellationToken));
 
     /// <summary>Monolithic upload read from the request's pipe (its buffers hashed and written without a copy).</summary>
     public async Task<long> UploadMonolithicAsync(RepositoryName repository, Digest digest, PipeReader body, CancellationToken cancellationToken)
