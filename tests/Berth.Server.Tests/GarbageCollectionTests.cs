@@ -181,7 +181,7 @@ public sealed class GarbageCollectionTests : IDisposable
 
         var gc = Task.Run(async () =>
         {
-            // Bounded by the 45 s token and a count; the pause spreads the passes over the whole push loop (a pass
+            // Bounded by the 45 s token and a count; the pause spreads the passes over the whole push loop and leaves a re-upload room to reach its manifest PUT (a pass
             // takes a few milliseconds, so 400 passes back to back could all be over before the pushes are).
             while (!stop.IsCancellationRequested && sweeps < 5000)
             {
@@ -189,7 +189,7 @@ public sealed class GarbageCollectionTests : IDisposable
                 var report = await RunGcAsync(_factory);
                 Interlocked.Add(ref collected, report.Deleted.Count(i => i.Kind == GcItemKind.Blob));
                 sweeps++;
-                try { await Task.Delay(5, stop.Token); } catch (OperationCanceledException) { }
+                try { await Task.Delay(25, stop.Token); } catch (OperationCanceledException) { }
             }
         });
 
